@@ -1,0 +1,712 @@
+"""Tests for flask_scoped_db and for the fixture pair in conftest.py.
+
+They run against the database that TEST_DATABASE_URL names (default: an SQLite
+file); .ci/run runs them on SQLite, PostgreSQL and MariaDB.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import threading
+import typing as t
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine
+from sqlalchemy import String
+from sqlalchemy import event
+from sqlalchemy import func
+from sqlalchemy import make_url
+from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import QueryPropertyDescriptor
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import scoped_session
+from sqlalchemy.pool import StaticPool
+from werkzeug.exceptions import NotFound
+
+from conftest import Item
+from flask_scoped_db import ScopedDB
+
+BACKEND = make_url(os.environ["TEST_DATABASE_URL"]).get_backend_name()
+IS_SQLITE_MEMORY = BACKEND == "sqlite" and make_url(os.environ["TEST_DATABASE_URL"]).database in (None, "", ":memory:")
+
+
+class NoteBase(DeclarativeBase):
+    query: t.ClassVar[QueryPropertyDescriptor]
+
+
+class Note(NoteBase):
+    __tablename__ = "note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(String(50), unique=True)
+
+
+class CheckedOut:
+    """Counts an engine's connections out of its pool, for every pool class."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.count = 0
+        event.listen(engine, "checkout", self._checkout)
+        event.listen(engine, "checkin", self._checkin)
+
+    def _checkout(self, *args: t.Any) -> None:
+        self.count += 1
+
+    def _checkin(self, *args: t.Any) -> None:
+        self.count -= 1
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> t.Iterator[t.Callable[..., Flask]]:
+    """Makes apps on TEST_DATABASE_URL (config overridable), disposing their engines after the test."""
+    made: list[tuple[Flask, ScopedDB]] = []
+
+    def make(db: ScopedDB, **config: t.Any) -> Flask:
+        app = Flask(f"app{len(made)}", instance_path=str(tmp_path / f"instance{len(made)}"))
+        app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["TEST_DATABASE_URL"]
+        app.config.update(config)
+        db.init_app(app)
+        made.append((app, db))
+        return app
+
+    yield make
+    for app, db in made:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def notes_db() -> ScopedDB:
+    """A ScopedDB of its own, on NoteBase."""
+    return ScopedDB(model_class=NoteBase)
+
+
+@pytest.fixture
+def notes_app(make_app: t.Callable[..., Flask], notes_db: ScopedDB) -> t.Iterator[Flask]:
+    """An app whose note table exists for the test, outside any test transaction."""
+    app = make_app(notes_db)
+    with app.app_context():
+        notes_db.create_all()
+    yield app
+    with app.app_context():
+        notes_db.drop_all()
+
+
+# -- One Session per app context -----------------------------------------------
+
+
+def test_session_is_the_same_for_the_whole_context(notes_app: Flask, notes_db: ScopedDB) -> None:
+    """Within one app context db.session is always the same Session."""
+    with notes_app.app_context():
+        assert notes_db.session() is notes_db.session()
+
+
+def test_next_context_gets_a_new_session(notes_app: Flask, notes_db: ScopedDB) -> None:
+    """A later app context never sees an earlier context's Session."""
+    with notes_app.app_context():
+        first = notes_db.session()
+    with notes_app.app_context():
+        assert notes_db.session() is not first
+
+
+def test_nested_app_context_gets_its_own_session(notes_app: Flask, notes_db: ScopedDB) -> None:
+    """A nested app.app_context() block has its own Session, and the outer one's comes back after it."""
+    with notes_app.app_context():
+        outer = notes_db.session()
+        with notes_app.app_context():
+            assert notes_db.session() is not outer
+        assert notes_db.session() is outer
+
+
+def test_concurrent_threads_get_distinct_sessions(notes_app: Flask, notes_db: ScopedDB) -> None:
+    """Threads with app contexts open at the same time hold distinct Sessions."""
+    barrier = threading.Barrier(4)
+    sessions: list[Session] = []
+
+    def work() -> None:
+        with notes_app.app_context():
+            session = notes_db.session()
+            barrier.wait(timeout=10)
+            sessions.append(session)
+            barrier.wait(timeout=10)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(s) for s in sessions}) == 4
+
+
+def test_async_view_uses_its_requests_session(notes_app: Flask, notes_db: ScopedDB) -> None:
+    """An async view sees its own request's Session, before and after an await, and not another request's."""
+    seen: list[tuple[Session, Session, Session]] = []
+
+    @notes_app.before_request
+    def before() -> None:
+        notes_app.config.setdefault("SEEN", []).append(notes_db.session())
+
+    @notes_app.get("/async")
+    async def view() -> str:
+        first = notes_db.session()
+        await asyncio.sleep(0)
+        seen.append((notes_app.config["SEEN"][-1], first, notes_db.session()))
+        return "ok"
+
+    client = notes_app.test_client()
+    assert client.get("/async").status_code == 200
+    assert client.get("/async").status_code == 200
+    (before_1, first_1, after_1), (before_2, first_2, after_2) = seen
+    assert before_1 is first_1 is after_1
+    assert before_2 is first_2 is after_2
+    assert first_1 is not first_2
+
+
+def test_outside_an_app_context_flask_raises_its_own_error(notes_db: ScopedDB) -> None:
+    """Using db.session with no app context raises Flask's "Working outside of application context."."""
+    with pytest.raises(RuntimeError, match="Working outside of application context"):
+        notes_db.session.execute(select(1))
+
+
+# -- Teardown and the pool ---------------------------------------------------
+
+
+def test_teardown_closes_the_session_and_returns_its_connection(notes_app: Flask, notes_db: ScopedDB) -> None:
+    """When the context ends its Session is closed and the connection is back in the pool."""
+    with notes_app.app_context():
+        checked_out = CheckedOut(notes_db.engine)
+        notes_db.session.add(Note(text="pending"))
+        notes_db.session.flush()
+        session = notes_db.session()
+        assert checked_out.count == 1
+    assert checked_out.count == 0
+    assert not session.in_transaction() and list(session) == []
+
+
+def test_failing_requests_leave_no_connection_checked_out(notes_app: Flask, notes_db: ScopedDB) -> None:
+    """500 requests, one in five raising after its query, leave every connection back in the pool."""
+
+    @notes_app.get("/<int:n>")
+    def view(n: int) -> str:
+        count = notes_db.session.scalar(select(func.count()).select_from(Note))
+        if n % 5 == 0:
+            raise RuntimeError("the view failed")
+        return str(count)
+
+    with notes_app.app_context():
+        checked_out = CheckedOut(notes_db.engine)
+    client = notes_app.test_client()
+    statuses = [client.get(f"/{n}").status_code for n in range(500)]
+    assert statuses.count(500) == 100 and statuses.count(200) == 400
+    assert checked_out.count == 0
+
+
+def test_a_raising_foreign_teardown_hands_out_no_stale_session(notes_app: Flask, notes_db: ScopedDB) -> None:
+    """After another extension's teardown raised before ours, 100 new contexts get 100 new Sessions,
+    and the skipped context's connection is back in the pool once that context is garbage."""
+
+    @notes_app.teardown_appcontext
+    def failing_teardown(exc: BaseException | None) -> None:
+        if notes_app.config.get("FAIL_TEARDOWN"):
+            raise RuntimeError("another extension's teardown failed")
+
+    with notes_app.app_context():
+        checked_out = CheckedOut(notes_db.engine)
+    notes_app.config["FAIL_TEARDOWN"] = True
+    with pytest.raises(RuntimeError, match="another extension"), notes_app.app_context():
+        skipped = notes_db.session()
+        skipped.execute(select(1))
+        skipped_id = id(skipped)
+    notes_app.config["FAIL_TEARDOWN"] = False
+    stale = 0
+    for _ in range(100):
+        with notes_app.app_context():
+            stale += notes_db.session() is skipped
+    assert stale == 0
+    del skipped
+    gc.collect()
+    assert checked_out.count == 0
+    assert not any(id(o) == skipped_id for o in gc.get_objects() if isinstance(o, Session))
+
+
+# -- Engines -------------------------------------------------------------------
+
+
+def test_engine_is_the_current_apps(make_app: t.Callable[..., Flask]) -> None:
+    """One ScopedDB serves several apps, each context on its own app's engine."""
+    db = ScopedDB()
+    first, second = make_app(db), make_app(db, SQLALCHEMY_DATABASE_URI="sqlite://")
+    with first.app_context():
+        first_engine = db.engine
+        assert db.session.get_bind() is first_engine
+    with second.app_context():
+        assert db.engine is not first_engine
+        assert db.session.get_bind() is db.engine
+        assert db.engine.url.render_as_string() == "sqlite://"
+
+
+def test_config_engine_options_win_over_the_constructors(make_app: t.Callable[..., Flask]) -> None:
+    """SQLALCHEMY_ENGINE_OPTIONS overrides engine_options key by key; the other keys stay."""
+    db = ScopedDB(engine_options={"hide_parameters": True, "execution_options": {"from": "constructor"}})
+    app = make_app(db, SQLALCHEMY_ENGINE_OPTIONS={"execution_options": {"from": "config"}})
+    with app.app_context():
+        assert db.engine.hide_parameters is True
+        assert db.engine.get_execution_options() == {"from": "config"}
+
+
+def test_sqlite_memory_database_is_shared_by_every_context_and_thread(make_app: t.Callable[..., Flask]) -> None:
+    """An SQLite :memory: URL gets one connection for all, so a table made in one thread is seen in another."""
+    db = ScopedDB()
+    app = make_app(db, SQLALCHEMY_DATABASE_URI="sqlite://")
+    with app.app_context():
+        assert isinstance(db.engine.pool, StaticPool)
+        db.session.execute(text("CREATE TABLE shared (x INTEGER)"))
+        db.session.commit()
+    seen: list[int] = []
+
+    def read() -> None:
+        with app.app_context():
+            seen.append(db.session.scalar(text("SELECT count(*) FROM shared")) or 0)
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    thread.join()
+    assert seen == [0]
+
+
+def test_relative_sqlite_path_is_in_the_instance_folder(make_app: t.Callable[..., Flask]) -> None:
+    """sqlite:///name.db is created in app.instance_path, which is made if missing."""
+    db = ScopedDB()
+    app = make_app(db, SQLALCHEMY_DATABASE_URI="sqlite:///relative.db")
+    assert not os.path.exists(app.instance_path) or os.listdir(app.instance_path) == []
+    with app.app_context():
+        db.session.execute(text("CREATE TABLE t (x INTEGER)"))
+        db.session.commit()
+        assert db.engine.url.database == os.path.join(app.instance_path, "relative.db")
+    assert os.path.exists(os.path.join(app.instance_path, "relative.db"))
+
+
+def test_pysqlite_transaction_handling_is_left_alone(make_app: t.Callable[..., Flask], tmp_path: Path) -> None:
+    """The library does not change pysqlite's own transaction handling."""
+    db = ScopedDB()
+    app = make_app(db, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/plain.db")
+    with app.app_context():
+        dbapi_connection = db.session.connection().connection.driver_connection
+        assert dbapi_connection.isolation_level == ""  # type: ignore[union-attr]
+
+
+def test_mysql_engines_recycle_connections_before_the_server_drops_them(make_app: t.Callable[..., Flask]) -> None:
+    """MySQL and MariaDB engines recycle connections after two hours (the server's default timeout is eight)."""
+    db = ScopedDB()
+    app = make_app(db, SQLALCHEMY_DATABASE_URI="mysql+pymysql://nobody@127.0.0.1:9/none")
+    with app.app_context():
+        assert db.engine.pool._recycle == 7200  # create_engine(pool_recycle=...) has no public getter
+
+
+@pytest.mark.skipif(BACKEND == "sqlite", reason="needs a server's connection ids; SQLite has none")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_forked_child_does_not_reuse_the_parents_connections(notes_app: Flask, notes_db: ScopedDB) -> None:
+    """After a fork the child opens connections of its own, and the parent's pooled one still works."""
+    connection_id = text("SELECT pg_backend_pid()" if BACKEND == "postgresql" else "SELECT CONNECTION_ID()")
+    with notes_app.app_context():
+        parent_id = notes_db.session.scalar(connection_id)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (runs in the child)
+        try:
+            with notes_app.app_context():
+                os.write(write_end, str(notes_db.session.scalar(connection_id)).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    with os.fdopen(read_end) as pipe:
+        child_id = int(pipe.read())
+    assert child_id != parent_id
+    with notes_app.app_context():
+        assert notes_db.session.scalar(connection_id) == parent_id
+
+
+# -- Models, queries and 404s ---------------------------------------------------
+
+
+def test_default_model_is_a_declarative_base_of_its_own() -> None:
+    """Each ScopedDB makes its own DeclarativeBase, whose metadata is db.metadata."""
+    first, second = ScopedDB(), ScopedDB()
+    assert issubclass(first.Model, DeclarativeBase)
+    assert first.Model is not second.Model
+    assert first.metadata is first.Model.metadata
+    assert first.metadata is not second.metadata
+
+
+def test_model_query_runs_on_db_session(make_app: t.Callable[..., Flask]) -> None:
+    """Model.query is a legacy Query on the current context's Session."""
+    db = ScopedDB()
+
+    class Tag(db.Model):  # type: ignore[name-defined, misc]  # mypy cannot check db.Model: README, "Typing"
+        __tablename__ = "tag"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        name: Mapped[str] = mapped_column(String(50))
+
+    app = make_app(db)
+    with app.app_context():
+        db.create_all()
+        try:
+            db.session.add_all([Tag(name="x"), Tag(name="y")])
+            db.session.commit()
+            assert [tag.name for tag in Tag.query.filter_by(name="x").all()] == ["x"]
+            assert Tag.query.session is db.session()
+        finally:
+            db.session.rollback()
+            db.drop_all()
+
+
+def test_model_class_is_used_as_is(notes_db: ScopedDB) -> None:
+    """ScopedDB(model_class=Base) uses Base itself: its metadata, and Base.query."""
+    assert notes_db.Model is NoteBase
+    assert notes_db.metadata is NoteBase.metadata
+
+
+def test_model_class_query_works(notes_app: Flask, notes_db: ScopedDB) -> None:
+    """A subclass of the user's base has a working query property."""
+    with notes_app.app_context():
+        notes_db.session.add(Note(text="hello"))
+        notes_db.session.commit()
+        assert Note.query.filter_by(text="hello").one().text == "hello"
+
+
+def test_create_all_and_drop_all(make_app: t.Callable[..., Flask], notes_db: ScopedDB) -> None:
+    """create_all makes metadata's tables on the current app's engine and drop_all removes them."""
+    app = make_app(notes_db)
+    with app.app_context():
+        notes_db.create_all()
+        assert "note" in notes_db.engine.dialect.get_table_names(notes_db.session.connection())
+        notes_db.session.close()
+        notes_db.drop_all()
+        assert "note" not in notes_db.engine.dialect.get_table_names(notes_db.session.connection())
+
+
+def test_get_or_404(notes_app: Flask, notes_db: ScopedDB) -> None:
+    """get_or_404 returns the row by primary key, or raises NotFound with the description."""
+    with notes_app.app_context():
+        note = Note(text="found")
+        notes_db.session.add(note)
+        notes_db.session.commit()
+        assert notes_db.get_or_404(Note, note.id) is note
+        with pytest.raises(NotFound, match="no such note"):
+            notes_db.get_or_404(Note, note.id + 1, description="no such note")
+
+
+def test_first_or_404(notes_app: Flask, notes_db: ScopedDB) -> None:
+    """first_or_404 returns the first row of a select, or raises NotFound."""
+    with notes_app.app_context():
+        notes_db.session.add_all([Note(text="a"), Note(text="b")])
+        notes_db.session.commit()
+        assert notes_db.first_or_404(select(Note).order_by(Note.text)).text == "a"
+        with pytest.raises(NotFound):
+            notes_db.first_or_404(select(Note).where(Note.text == "c"))
+
+
+def test_one_or_404(notes_app: Flask, notes_db: ScopedDB) -> None:
+    """one_or_404 returns the single row, or raises NotFound for none and for several."""
+    with notes_app.app_context():
+        notes_db.session.add_all([Note(text="a"), Note(text="b")])
+        notes_db.session.commit()
+        assert notes_db.one_or_404(select(Note).where(Note.text == "a")).text == "a"
+        with pytest.raises(NotFound, match="none"):
+            notes_db.one_or_404(select(Note).where(Note.text == "c"), description="none")
+        with pytest.raises(NotFound, match="several"):
+            notes_db.one_or_404(select(Note), description="several")
+
+
+# -- Session factory -----------------------------------------------------------
+
+
+def test_session_options_reach_the_sessionmaker(make_app: t.Callable[..., Flask]) -> None:
+    """session_options configure every Session the ScopedDB makes."""
+    db = ScopedDB(session_options={"expire_on_commit": False, "autoflush": False})
+    app = make_app(db)
+    with app.app_context():
+        assert db.session().expire_on_commit is False
+        assert db.session.autoflush is False
+
+
+def test_configured_bind_wins_over_the_apps_engine(notes_app: Flask, notes_db: ScopedDB) -> None:
+    """db.session.configure(bind=...) binds every later Session there instead of the app's engine."""
+    with notes_app.app_context(), notes_db.engine.connect() as connection:
+        notes_db.session.configure(bind=connection)
+        try:
+            with notes_app.app_context():
+                assert notes_db.session.get_bind() is connection
+        finally:
+            notes_db.session.configure(bind=None)
+
+
+# -- Bad input ---------------------------------------------------------------
+
+
+def test_missing_database_uri_names_the_key() -> None:
+    """init_app without SQLALCHEMY_DATABASE_URI says which key to set."""
+    with pytest.raises(RuntimeError, match=r"app\.config\['SQLALCHEMY_DATABASE_URI'\]"):
+        ScopedDB(Flask(__name__))
+
+
+def test_init_app_twice_is_refused(notes_app: Flask, notes_db: ScopedDB) -> None:
+    """Calling init_app a second time on an app raises and names the fix."""
+    with pytest.raises(RuntimeError, match="already initialised.*once per app"):
+        notes_db.init_app(notes_app)
+
+
+def test_a_second_scopeddb_on_the_same_app_is_refused(notes_app: Flask) -> None:
+    """A second ScopedDB cannot be initialised on an app that has one."""
+    with pytest.raises(RuntimeError, match="already initialised.*share that one ScopedDB"):
+        ScopedDB(notes_app)
+
+
+def test_an_app_never_initialised_asks_for_init_app(notes_db: ScopedDB) -> None:
+    """Using a ScopedDB with an app it was not initialised on suggests init_app."""
+    with Flask("stranger").app_context(), pytest.raises(RuntimeError, match="did you forget init_app"):
+        notes_db.session.execute(select(1))
+
+
+def test_another_apps_scopeddb_asks_for_init_app(notes_app: Flask) -> None:
+    """A ScopedDB used in a context of an app that has another ScopedDB suggests init_app."""
+    with notes_app.app_context(), pytest.raises(RuntimeError, match="did you forget init_app"):
+        _ = ScopedDB().engine
+
+
+def test_an_unparseable_url_names_the_url() -> None:
+    """A malformed SQLALCHEMY_DATABASE_URI fails in init_app with SQLAlchemy's URL error."""
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = "not a url"
+    with pytest.raises(ArgumentError, match="Could not parse SQLAlchemy URL"):
+        ScopedDB(app)
+
+
+# -- The fixture pair (conftest.py) ---------------------------------------------
+#
+# Each test starts from an empty item table and commits the same name, so that
+# anything one of them leaks fails the next one, in any order.
+
+CANARY = "canary"
+
+
+@pytest.fixture
+def session(db_session: scoped_session[Session]) -> scoped_session[Session]:
+    """db_session, checked to start with no items."""
+    assert db_session.scalar(select(func.count()).select_from(Item)) == 0
+    return db_session
+
+
+def count_items(session: scoped_session[Session] | Session) -> int:
+    return session.scalar(select(func.count()).select_from(Item)) or 0
+
+
+def test_commit_stays_inside_the_test(session: scoped_session[Session]) -> None:
+    """A commit in the code under test is visible to the test and rolled back after it."""
+    session.add(Item(name=CANARY))
+    session.commit()
+    assert count_items(session) == 1
+
+
+def test_rollback_after_an_integrity_error_keeps_earlier_commits(session: scoped_session[Session]) -> None:
+    """rollback() after an IntegrityError undoes only the failed work; queries go on."""
+    session.add(Item(name=CANARY))
+    session.commit()
+    session.add(Item(name=CANARY))
+    with pytest.raises(IntegrityError):
+        session.commit()
+    session.rollback()
+    assert count_items(session) == 1
+
+
+def test_close_keeps_earlier_commits(session: scoped_session[Session]) -> None:
+    """close() in the code under test neither ends the test's transaction nor undoes its commits."""
+    session.add(Item(name=CANARY))
+    session.commit()
+    session.close()
+    assert count_items(session) == 1
+
+
+def test_begin_nested_inside_the_test(session: scoped_session[Session]) -> None:
+    """The code under test's own savepoints work inside the test's transaction."""
+    with session.begin_nested():
+        session.add(Item(name=CANARY))
+    nested = session.begin_nested()
+    session.add(Item(name="rolled back"))
+    nested.rollback()
+    session.commit()
+    assert [item.name for item in Item.query] == [CANARY]
+
+
+def test_remove_mid_test_keeps_earlier_commits(session: scoped_session[Session], db: ScopedDB) -> None:
+    """db.session.remove() mid-test gives a new Session, still inside the test's transaction."""
+    session.add(Item(name=CANARY))
+    session.commit()
+    before = session()
+    db.session.remove()
+    assert session() is not before
+    assert count_items(session) == 1
+
+
+def test_a_views_commit_is_visible_to_the_test(session: scoped_session[Session], client: FlaskClient) -> None:
+    """A view that commits through the test client is seen by the test."""
+    assert client.post(f"/items/{CANARY}").status_code == 201
+    assert count_items(session) == 1
+
+
+def test_a_second_request_sees_the_first_requests_rows(client: FlaskClient) -> None:
+    """Using only the client, one request's commit is seen by the next request."""
+    assert client.get("/items").json == []
+    assert client.post(f"/items/{CANARY}").status_code == 201
+    assert client.get("/items").json == [CANARY]
+
+
+def test_a_failing_request_is_torn_down_inside_the_test(
+    session: scoped_session[Session], client: FlaskClient, app: Flask
+) -> None:
+    """A request whose commit fails is torn down with a 500, and the test's transaction goes on."""
+    assert client.post(f"/items/{CANARY}").status_code == 201
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    try:
+        assert client.post(f"/items/{CANARY}").status_code == 500
+    finally:
+        app.config["PROPAGATE_EXCEPTIONS"] = None
+    # On Flask <= 3.1 the request ran in the test's app context, on its Session.
+    session.rollback()
+    assert client.get("/items").json == [CANARY]
+    assert count_items(session) == 1
+
+
+def test_a_nested_app_context_joins_the_test(session: scoped_session[Session], app: Flask, db: ScopedDB) -> None:
+    """A nested app context has its own Session, on the test's transaction."""
+    with app.app_context():
+        db.session.add(Item(name=CANARY))
+        db.session.commit()
+    assert count_items(session) == 1
+
+
+def test_another_thread_joins_the_test(session: scoped_session[Session], app: Flask, db: ScopedDB) -> None:
+    """A thread with its own app context, joined before the test goes on, works inside the test's transaction."""
+
+    def work() -> None:
+        with app.app_context():
+            db.session.add(Item(name=CANARY))
+            db.session.commit()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert count_items(session) == 1
+
+
+@pytest.mark.skipif(BACKEND in ("mysql", "mariadb"), reason="MariaDB commits DDL implicitly: see the guard tests")
+def test_ddl_inside_a_test_is_rolled_back(session: scoped_session[Session]) -> None:
+    """Where DDL is transactional (PostgreSQL, SQLite) a table made in a test is gone after it."""
+    session.execute(text("CREATE TABLE made_in_a_test (x INTEGER)"))
+    session.commit()
+    session.add(Item(name=CANARY))
+    session.commit()
+    assert session.scalar(text("SELECT count(*) FROM made_in_a_test")) == 0
+
+
+def test_every_session_of_the_test_shares_one_connection(
+    session: scoped_session[Session], connection: t.Any, app: Flask, db: ScopedDB
+) -> None:
+    """The test's Session and a request's are bound to the fixture's connection."""
+    assert session.connection().engine is connection.engine
+    with app.app_context():
+        assert db.session.get_bind() is connection
+    assert session.get_bind() is connection
+
+
+def test_assert_num_queries_counts_the_statements_sent(
+    session: scoped_session[Session], assert_num_queries: t.Callable[[int], t.ContextManager[None]]
+) -> None:
+    """assert_num_queries counts an INSERT and a SELECT, not the savepoints around them."""
+    with assert_num_queries(2):
+        session.add(Item(name=CANARY))
+        session.commit()
+        assert count_items(session) == 1
+
+
+def test_assert_num_queries_shows_expected_actual_and_sql(
+    session: scoped_session[Session], assert_num_queries: t.Callable[[int], t.ContextManager[None]]
+) -> None:
+    """On a mismatch the AssertionError shows both counts and the SQL."""
+    expected = r"(?s)expected 3 SQL statement\(s\), got 1:.*SELECT count"
+    with pytest.raises(AssertionError, match=expected), assert_num_queries(3):
+        count_items(session)
+
+
+# -- The guards, seen from a test run of their own ------------------------------
+
+GUARDED_TESTS = """
+from sqlalchemy import text
+from conftest import Item
+
+def test_commits_through_the_connection(db_session):
+    db_session.add(Item(name="committed"))
+    db_session.flush()
+    db_session.connection().commit()
+
+def test_leaves_a_connection_checked_out(db_session, db):
+    global kept
+    kept = db.engine.connect()
+
+def test_commits_by_truncate(db_session):
+    db_session.add(Item(name="truncated"))
+    db_session.flush()
+    db_session.execute(text("TRUNCATE TABLE item"))
+
+def test_factory_is_restored_afterwards(db):
+    assert db.session.session_factory.kw["bind"] is None
+    assert "join_transaction_mode" not in db.session.session_factory.kw
+"""
+
+
+@pytest.fixture
+def guarded_run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.RunResult:
+    """The tests above, run with our conftest.py in a pytest of their own (on a database of its own)."""
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    if IS_SQLITE_MEMORY:  # its single shared connection cannot be left checked out
+        monkeypatch.setenv("TEST_DATABASE_URL", f"sqlite:///{tmp_path}/guards.db")
+    pytester.makeconftest(Path(__file__).with_name("conftest.py").read_text())
+    pytester.makepyfile(GUARDED_TESTS)
+    return pytester.runpytest_subprocess("-v", "-rA", "-p", "no:randomly", "-p", "no:cacheprovider")
+
+
+def test_guard_fails_a_test_that_ended_the_outer_transaction(guarded_run: pytest.RunResult) -> None:
+    """A COMMIT through the connection fails the test, naming the outer transaction."""
+    guarded_run.stdout.fnmatch_lines(["*ERROR at teardown of test_commits_through_the_connection*"])
+    guarded_run.stdout.fnmatch_lines(["*ended the outer transaction*"])
+
+
+def test_guard_fails_a_test_that_left_connections_checked_out(guarded_run: pytest.RunResult) -> None:
+    """An engine connection left open fails the test, saying how many are checked out."""
+    guarded_run.stdout.fnmatch_lines(["*ERROR at teardown of test_leaves_a_connection_checked_out*"])
+    guarded_run.stdout.fnmatch_lines(["*left 1 connection(s) of db.engine checked out*"])
+
+
+def test_guard_fails_an_implicit_commit_on_mariadb(guarded_run: pytest.RunResult) -> None:
+    """TRUNCATE commits implicitly on MariaDB and fails the test there; elsewhere it is rolled back."""
+    outcome = "ERROR at teardown of" if BACKEND in ("mysql", "mariadb") else "PASSED"
+    if BACKEND == "sqlite":
+        outcome = "FAILED"  # SQLite has no TRUNCATE statement
+    guarded_run.stdout.re_match_lines([rf".*{outcome}.*test_commits_by_truncate.*"])
+
+
+def test_fixture_restores_the_session_factory(guarded_run: pytest.RunResult) -> None:
+    """After a test with db_session, the session factory has the user's options again."""
+    guarded_run.stdout.re_match_lines([r".*test_factory_is_restored_afterwards PASSED.*"])
