@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import re
+import shutil
 import threading
 import typing as t
 from pathlib import Path
@@ -35,6 +37,7 @@ from sqlalchemy.pool import StaticPool
 from werkzeug.exceptions import NotFound
 
 from conftest import Item
+from conftest import db
 from flask_scoped_db import ScopedDB
 
 BACKEND = make_url(os.environ["TEST_DATABASE_URL"]).get_backend_name()
@@ -81,9 +84,9 @@ def make_app(tmp_path: Path) -> t.Iterator[t.Callable[..., Flask]]:
         return app
 
     yield make
-    for app, db in made:
+    for app, app_db in made:
         with app.app_context():
-            db.engine.dispose()
+            app_db.engine.dispose()
 
 
 @pytest.fixture
@@ -650,6 +653,26 @@ def test_assert_num_queries_shows_expected_actual_and_sql(
         count_items(session)
 
 
+class ItemCounter:
+    """Stands in for an extension handed a session once, at set-up, like Flask-Admin's ModelView."""
+
+    def __init__(self, session: scoped_session[Session]) -> None:
+        self.session = session
+
+    def count(self) -> int:
+        return self.session.query(Item).count()
+
+
+counter = ItemCounter(db.session)
+
+
+def test_an_extension_holding_db_session_follows_the_test(session: scoped_session[Session]) -> None:
+    """An extension handed db.session at import time sees the test's commits, inside its transaction."""
+    session.add(Item(name=CANARY))
+    session.commit()
+    assert counter.count() == 1
+
+
 # -- The guards, seen from a test run of their own ------------------------------
 
 GUARDED_TESTS = """
@@ -710,3 +733,27 @@ def test_guard_fails_an_implicit_commit_on_mariadb(guarded_run: pytest.RunResult
 def test_fixture_restores_the_session_factory(guarded_run: pytest.RunResult) -> None:
     """After a test with db_session, the session factory has the user's options again."""
     guarded_run.stdout.re_match_lines([r".*test_factory_is_restored_afterwards PASSED.*"])
+
+
+# -- The README's code -------------------------------------------------------------
+
+HERE = Path(__file__).parent
+
+
+def test_every_python_block_in_the_readme_is_code_the_suite_runs() -> None:
+    """Each Python block of README.md appears verbatim in a file that these tests run."""
+    blocks = re.findall(r"```python\n(.*?)```", (HERE / "README.md").read_text(), re.DOTALL)
+    sources = [path.read_text() for path in [HERE / "conftest.py", Path(__file__), *HERE.glob("examples/*.py")]]
+    assert blocks
+    assert [block for block in blocks if not any(block in source for source in sources)] == []
+
+
+@pytest.mark.parametrize(("module", "passed"), [("test_todo.py", 3), ("test_migrations.py", 1)])
+def test_the_examples_pass_on_the_fixture_pair(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, module: str, passed: int
+) -> None:
+    """The README's example app and its tests pass with conftest.py as it is, in a run of their own."""
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    pytester.makeconftest((HERE / "conftest.py").read_text())
+    shutil.copytree(HERE / "examples", pytester.path, dirs_exist_ok=True)
+    pytester.runpytest_subprocess(module, "-p", "no:cacheprovider").assert_outcomes(passed=passed)
