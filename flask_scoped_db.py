@@ -238,5 +238,5 @@ def _dispose_engines_in_child() -> None:
         engine.dispose(close=False)
 
 
-if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
+if hasattr(os, "register_at_fork"):  # pragma: no branch (False only on Windows, which cannot fork)
     os.register_at_fork(after_in_child=_dispose_engines_in_child)

@@ -300,6 +300,14 @@ def test_relative_sqlite_path_is_in_the_instance_folder(make_app: t.Callable[...
     assert os.path.exists(os.path.join(app.instance_path, "relative.db"))
 
 
+def test_sqlite_uri_filenames_are_left_as_written(make_app: t.Callable[..., Flask]) -> None:
+    """An SQLite URI filename (uri=true) is the driver's to resolve, not moved into the instance folder."""
+    db = ScopedDB()
+    app = make_app(db, SQLALCHEMY_DATABASE_URI="sqlite:///file:relative.db?mode=ro&uri=true")
+    with app.app_context():
+        assert db.engine.url.database == "file:relative.db"
+
+
 def test_pysqlite_transaction_handling_is_left_alone(make_app: t.Callable[..., Flask], tmp_path: Path) -> None:
     """The library does not change pysqlite's own transaction handling."""
     db = ScopedDB()
