@@ -11,6 +11,7 @@ import gc
 import os
 import re
 import shutil
+import sys
 import threading
 import typing as t
 from pathlib import Path
@@ -18,8 +19,10 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import Connection
 from sqlalchemy import Engine
 from sqlalchemy import String
+from sqlalchemy import create_engine
 from sqlalchemy import event
 from sqlalchemy import func
 from sqlalchemy import make_url
@@ -37,6 +40,7 @@ from sqlalchemy.pool import StaticPool
 from werkzeug.exceptions import NotFound
 
 from conftest import Item
+from conftest import _begin_sqlite_transactions_ourselves
 from conftest import db
 from flask_scoped_db import ScopedDB
 
@@ -640,6 +644,32 @@ def test_every_session_of_the_test_shares_one_connection(
     with app.app_context():
         assert db.session.get_bind() is connection
     assert session.get_bind() is connection
+
+
+@pytest.mark.skipif(BACKEND != "sqlite" or IS_SQLITE_MEMORY, reason="needs an SQLite file: its own connections")
+def test_sqlite_fix_is_on_the_test_connection_only(session: scoped_session[Session], connection: Connection) -> None:
+    """The test's connection sends its own BEGIN; the app engine's other connections keep pysqlite's default."""
+    assert connection.connection.driver_connection.isolation_level is None  # type: ignore[union-attr]
+    with connection.engine.connect() as other:
+        assert other.connection.driver_connection.isolation_level == ""  # type: ignore[union-attr]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="sqlite3.connect(autocommit=False) is Python 3.12+")
+def test_sqlite_fix_steps_aside_in_pep_249_mode(tmp_path: Path) -> None:
+    """With autocommit=False the driver begins transactions itself, the fix changes nothing, and savepoints nest."""
+    engine = create_engine(f"sqlite:///{tmp_path}/pep249.db", connect_args={"autocommit": False})
+    try:
+        with engine.connect() as connection:
+            restore = _begin_sqlite_transactions_ourselves(connection)
+            assert connection.connection.driver_connection.isolation_level == ""  # type: ignore[union-attr]
+            transaction = connection.begin()
+            with connection.begin_nested():
+                connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+            transaction.rollback()
+            restore()
+            assert connection.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar() == 0
+    finally:
+        engine.dispose()
 
 
 def test_assert_num_queries_counts_the_statements_sent(
