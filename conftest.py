@@ -25,7 +25,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import URL
 from sqlalchemy import Connection
-from sqlalchemy import NestedTransaction
 from sqlalchemy import String
 from sqlalchemy import create_engine
 from sqlalchemy import event
@@ -137,10 +136,6 @@ def db_session(app: Flask, db: ScopedDB, connection: Connection) -> t.Iterator[s
     connections of the engine checked out.
     """
     transaction = connection.begin()
-    # A savepoint of the fixture's own, rolled back to at the end: if it is
-    # gone, the code under test ended the outer transaction, even if it began
-    # another one since (MariaDB commits implicitly before DDL and TRUNCATE).
-    guard = connection.begin_nested()
     factory = db.session.session_factory
     user_options = dict(factory.kw)
     # "create_savepoint": a Session never commits or rolls back the test's
@@ -153,19 +148,27 @@ def db_session(app: Flask, db: ScopedDB, connection: Connection) -> t.Iterator[s
 
     yield db.session
 
+    failure: BaseException | str | None = None
     try:
+        # Whatever the code under test sent through a Session ran inside one of
+        # that Session's savepoints. A COMMIT (or DDL or TRUNCATE on MariaDB,
+        # which commit implicitly) took the savepoint with the transaction, so
+        # rolling back to it here fails.
         db.session.remove()
+    except DBAPIError as error:
+        failure = error.orig
     finally:
         factory.kw = user_options
         context.pop()
-        outer_transaction_intact = _rolled_back(guard)
+        if not transaction.is_active:  # connection.commit() or rollback()
+            failure = failure or "the Connection's transaction was ended"
         transaction.rollback()
-        if not outer_transaction_intact:
-            pytest.fail(
-                "The code under test ended the outer transaction (a COMMIT, or DDL"
-                " or TRUNCATE on MariaDB/MySQL, which commit implicitly): what it"
-                " wrote before that may survive this test."
-            )
+    if failure is not None:
+        pytest.fail(
+            "The code under test ended the outer transaction (a COMMIT, or DDL or"
+            " TRUNCATE on MariaDB/MySQL, which commit implicitly): what it wrote"
+            f" before that may survive this test. ({failure})"
+        )
     leaked = _checked_out(connection) - checked_out
     if leaked:
         pytest.fail(
@@ -243,17 +246,6 @@ def _begin_sqlite_transactions_ourselves(connection: Connection) -> t.Callable[[
         dbapi_connection.isolation_level = isolation_level  # type: ignore[union-attr]
 
     return restore
-
-
-def _rolled_back(savepoint: NestedTransaction) -> bool:
-    """Roll back to ``savepoint``; False if the database no longer had it."""
-    if not savepoint.is_active:
-        return False
-    try:
-        savepoint.rollback()
-    except DBAPIError:
-        return False
-    return True
 
 
 def _checked_out(connection: Connection) -> int:

@@ -45,8 +45,8 @@ class ScopedDB:
 
     :attr:`session` is a :class:`~sqlalchemy.orm.scoped_session` whose scope is
     the Flask app context: each context (a request, a CLI command, a ``with
-    app.app_context()`` block, a thread or an async view) gets its own
-    Session, which is closed when the context tears down.
+    app.app_context()`` block, another thread's context) gets its own Session,
+    which is closed when the context tears down.
 
     :param app: Call :meth:`init_app` on this app now.
     :param model_class: Your own :class:`~sqlalchemy.orm.DeclarativeBase`

@@ -1,0 +1,109 @@
+"""The app and the test-isolation strategies that fixture_overhead.py compares.
+
+Each strategy is a generator with the signature of conftest.py's ``db_session``:
+it gets ``app``, ``db`` and ``connection``, yields the session a test uses, and
+cleans up after the test. fixture_overhead.py drives them in a loop, and in whole
+pytest runs as the body of a ``db_session`` fixture.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from flask import Flask
+from sqlalchemy import Connection
+from sqlalchemy import ForeignKey
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import scoped_session
+
+from flask_scoped_db import ScopedDB
+
+TABLES = 30
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _table(i: int) -> type[t.Any]:
+    attributes = {
+        "__tablename__": f"bench_t{i:02}",
+        "id": mapped_column(Integer, primary_key=True),
+        "parent_id": mapped_column(ForeignKey(f"bench_t{max(i - 1, 0):02}.id"), nullable=True),
+        "name": mapped_column(String(50), index=True),
+    }
+    return type(f"T{i:02}", (Base,), attributes)
+
+
+MODELS = [_table(i) for i in range(TABLES)]
+db = ScopedDB(model_class=Base)
+
+
+def create_app(url: str) -> Flask:
+    app = Flask("fixture_benchmark")
+    app.config.update(TESTING=True, SQLALCHEMY_DATABASE_URI=url)
+    db.init_app(app)
+    return app
+
+
+def workload(session: Session | scoped_session[Session]) -> None:
+    """What every benchmarked test does: insert 3 rows, commit, read them back."""
+    model = MODELS[0]
+    session.add_all([model(name=f"row {i}") for i in range(3)])
+    session.commit()
+    count = session.scalar(select(func.count()).select_from(model))
+    assert count == 3, f"the test saw {count} rows, not 3: an earlier test leaked"
+
+
+SessionIterator = t.Iterator[Session | scoped_session[Session]]
+
+
+def bare_savepoint(app: Flask, db: ScopedDB, connection: Connection) -> SessionIterator:
+    """The SQLAlchemy docs' recipe with no Flask: a Session joined to the connection's transaction."""
+    transaction = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint")
+    yield session
+    session.close()
+    transaction.rollback()
+
+
+def _in_app_context(app: Flask, db: ScopedDB) -> SessionIterator:
+    with app.app_context():
+        yield db.session
+
+
+def create_all_drop_all(app: Flask, db: ScopedDB, connection: Connection) -> SessionIterator:
+    """Fresh tables for every test."""
+    with app.app_context():
+        db.create_all()
+    yield from _in_app_context(app, db)
+    with app.app_context():
+        db.drop_all()
+
+
+def delete_all(app: Flask, db: ScopedDB, connection: Connection) -> SessionIterator:
+    """DELETE FROM every table after every test."""
+    yield from _in_app_context(app, db)
+    with app.app_context(), db.engine.begin() as cleaning:
+        for table in reversed(db.metadata.sorted_tables):
+            cleaning.execute(table.delete())
+
+
+def truncate_all(app: Flask, db: ScopedDB, connection: Connection) -> SessionIterator:
+    """TRUNCATE every table after every test (database servers only)."""
+    yield from _in_app_context(app, db)
+    names = [table.name for table in db.metadata.sorted_tables]
+    with app.app_context(), db.engine.begin() as cleaning:
+        if cleaning.dialect.name == "postgresql":
+            cleaning.exec_driver_sql(f"TRUNCATE {', '.join(names)}")
+        else:
+            cleaning.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
+            for name in names:
+                cleaning.exec_driver_sql(f"TRUNCATE {name}")
+            cleaning.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
