@@ -47,6 +47,8 @@ from flask_scoped_db import ScopedDB
 
 
 class Base(DeclarativeBase):
+    """The example models' base class; ScopedDB sets ``query``, declared here for type checkers."""
+
     query: t.ClassVar[QueryPropertyDescriptor]
 
 
@@ -54,6 +56,8 @@ db = ScopedDB(model_class=Base)
 
 
 class Item(Base):
+    """The example model: a name that must be unique, which lets tests provoke an IntegrityError."""
+
     __tablename__ = "item"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -61,6 +65,7 @@ class Item(Base):
 
 
 def create_app(config: dict[str, t.Any]) -> Flask:
+    """The example app factory, with a view that commits and one that lists."""
     app = Flask(__name__)
     app.config.update(config)
     db.init_app(app)

@@ -525,6 +525,7 @@ def session(db_session: scoped_session[Session]) -> scoped_session[Session]:
 
 
 def count_items(session: scoped_session[Session] | Session) -> int:
+    """How many items the session sees."""
     return session.scalar(select(func.count()).select_from(Item)) or 0
 
 

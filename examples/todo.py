@@ -16,6 +16,8 @@ from flask_scoped_db import ScopedDB
 
 
 class Base(DeclarativeBase):
+    """The models' base class."""
+
     # ScopedDB sets Base.query; declaring it lets type checkers see Query[Todo].
     query: t.ClassVar[QueryPropertyDescriptor]
 
@@ -24,6 +26,8 @@ db = ScopedDB(model_class=Base)
 
 
 class Todo(Base):
+    """One thing to do."""
+
     __tablename__ = "todo"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -31,10 +35,12 @@ class Todo(Base):
     done: Mapped[bool] = mapped_column(default=False)
 
     def as_dict(self) -> dict[str, t.Any]:
+        """The JSON the views return."""
         return {"id": self.id, "title": self.title, "done": self.done}
 
 
 def create_app(config: dict[str, t.Any] | None = None) -> Flask:
+    """The app factory: ``config`` overrides the defaults, as tests do."""
     app = Flask(__name__)
     app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///todo.db"  # in app.instance_path
     app.config.update(config or {})
