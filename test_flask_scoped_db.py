@@ -638,7 +638,7 @@ def test_ddl_inside_a_test_is_rolled_back(session: scoped_session[Session]) -> N
 
 
 def test_every_session_of_the_test_shares_one_connection(
-    session: scoped_session[Session], connection: t.Any, app: Flask, db: ScopedDB
+    session: scoped_session[Session], connection: Connection, app: Flask, db: ScopedDB
 ) -> None:
     """The test's Session and a request's are bound to the fixture's connection."""
     assert session.connection().engine is connection.engine
