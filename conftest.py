@@ -3,8 +3,7 @@
 
 A worked example to copy into your project. Replace the example app below
 (``Base``, ``Item``, ``create_app``) and the ``app`` and ``db`` fixtures with
-your own; ``connection``, ``db_session``, ``client`` and
-``assert_num_queries`` need nothing else. README.md ("Testing") explains it.
+your own; the rest needs nothing else. README.md ("Testing") explains it.
 
 ``TEST_DATABASE_URL`` names the database server (default: an SQLite file in
 the current directory). The tests never touch that database itself: each test
@@ -14,14 +13,20 @@ pytest-xdist), exports its URL as ``TEST_DATABASE_URL`` and drops it at exit.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
+import sqlite3
 import typing as t
 from contextlib import contextmanager
+from contextvars import Token
 from pathlib import Path
 
+import flask.ctx
 import pytest
 from flask import Flask
+from flask.ctx import AppContext
+from flask.globals import _cv_app
 from flask.testing import FlaskClient
 from sqlalchemy import URL
 from sqlalchemy import Connection
@@ -39,7 +44,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import scoped_session
 from sqlalchemy.pool import NullPool
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import Pool
 
 from flask_scoped_db import ScopedDB
 
@@ -111,19 +116,26 @@ def connection(app: Flask, db: ScopedDB) -> t.Iterator[Connection]:
     """Session scope, part 1 of the pair: the one Connection every test's
     transaction runs on.
 
-    Creates ``db``'s tables before any test transaction, and at the end of the
-    run closes the Connection and drops the tables. On SQLite it makes this
-    Connection, and only this one, emit its own BEGIN (see
-    ``_begin_sqlite_transactions_ourselves``), so that savepoints nest inside
-    the test's transaction.
+    Creates ``db``'s tables before any test transaction, and drops them at
+    the end of the run. For the whole run it takes over the app's engine (see
+    ``_TestPool``): connections taken from it join the running test's
+    transaction, and outside a test they fail. On Flask <= 3.1 it makes every
+    request push an app context of its own, as Flask 3.2 does (see
+    ``_RequestContextOfItsOwn``).
     """
     with app.app_context():
         engine = db.engine
     db.metadata.create_all(engine)
     connection = engine.connect()
-    restore_sqlite = _begin_sqlite_transactions_ourselves(connection)
+    pool = _TestPool(connection)
+    engine.pool = pool
+    if _own_request_context is not None:
+        own = _own_request_context
+        app.request_context = lambda environ: own(app, environ)  # type: ignore[method-assign]
     yield connection
-    restore_sqlite()
+    if _own_request_context is not None:
+        del app.request_context
+    engine.pool = pool.original
     connection.close()
     db.metadata.drop_all(engine)
 
@@ -137,55 +149,66 @@ def db_session(app: Flask, db: ScopedDB, connection: Connection) -> t.Iterator[s
     request, a nested context or another thread) is bound to ``connection``
     and joins the test's transaction through a SAVEPOINT, so ``commit()``,
     ``rollback()`` and ``close()`` in the code under test stay inside it.
-    The test fails if that code ended the outer transaction itself, or left
-    connections of the engine checked out.
+    Connections taken from ``db.engine`` join it the same way. Whatever the
+    test leaves behind (contexts it pushed, a failed Session, a dropped
+    connection), the next test starts clean; the test fails, saying what it
+    did, if the code under test ended the outer transaction, left a
+    connection of ``db.engine`` open, or left contexts pushed.
     """
-    transaction = connection.begin()
+    pool: _TestPool = connection.engine.pool  # type: ignore[assignment]
+    transaction = _begin_clean(connection, pool)
     factory = db.session.session_factory
     user_options = dict(factory.kw)
     # "create_savepoint": a Session never commits or rolls back the test's
     # transaction, only savepoints of its own. SQLAlchemy: "Joining a Session
     # into an External Transaction (such as for test suites)".
     factory.configure(bind=connection, join_transaction_mode="create_savepoint")
-    checked_out = _checked_out(connection)
+    pool.join(connection)
     context = app.app_context()
     context.push()
 
     yield db.session
 
-    failure: BaseException | str | None = None
+    problems: list[str] = []
     try:
-        # Whatever the code under test sent through a Session ran inside one of
-        # that Session's savepoints. A COMMIT (or DDL or TRUNCATE on MariaDB,
-        # which commit implicitly) took the savepoint with the transaction, so
-        # rolling back to it here fails.
-        db.session.remove()
-    except DBAPIError as error:
-        failure = error.orig
+        problems += _pop_contexts_above(context)
+        try:
+            # Whatever the code under test sent through a Session ran inside one
+            # of that Session's savepoints. A COMMIT (or DDL or TRUNCATE on
+            # MariaDB, which commit implicitly) took the savepoint with the
+            # transaction, so rolling back to it here fails.
+            db.session.remove()
+        except DBAPIError as error:
+            problems.append(_ENDED.format(error.orig))
+        try:
+            context.pop()
+        except Exception as error:  # noqa: BLE001 (any teardown_appcontext function may raise anything)
+            problems.append(f"A teardown_appcontext function raised {error!r}.")
     finally:
         factory.kw = user_options
-        context.pop()
+        problems += pool.block()
         if not transaction.is_active:  # connection.commit() or rollback()
-            failure = failure or "the Connection's transaction was ended"
-        transaction.rollback()
-    if failure is not None:
-        pytest.fail(
-            "The code under test ended the outer transaction (a COMMIT, or DDL or"
-            " TRUNCATE on MariaDB/MySQL, which commit implicitly): what it wrote"
-            f" before that may survive this test. ({failure})"
-        )
-    leaked = _checked_out(connection) - checked_out
-    if leaked:
-        pytest.fail(
-            f"The code under test left {leaked} connection(s) of db.engine checked"
-            " out: close every Connection it takes from the engine."
-        )
+            problems.append(_ENDED.format("the Connection's transaction was ended"))
+        try:
+            if connection.in_transaction():  # ours, or one begun after the code under test ended ours
+                connection.rollback()
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+        if connection.invalidated:
+            problems.append(_DROPPED)
+        if any(problem.startswith(_ENDED[:40]) for problem in problems):
+            # What was written before the COMMIT is in the database for good.
+            _recreate_tables(connection, db)
+    if problems:
+        pytest.fail("\n".join(problems))
 
 
 @pytest.fixture
 def client(app: Flask, db_session: scoped_session[Session]) -> FlaskClient:
-    """Function scope: ``app.test_client()``; its requests run inside the
-    test's transaction, whether or not the test names ``db_session``."""
+    """Function scope: ``app.test_client()``, inside the test's transaction
+    even if the test does not name ``db_session``. Each request runs in an app
+    context of its own, with a Session of its own, on every Flask version."""
     return app.test_client()
 
 
@@ -222,43 +245,280 @@ def assert_num_queries(
 
 _TRANSACTION_CONTROL = re.compile(r"\s*(BEGIN|SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT)\b", re.IGNORECASE)
 
+_ENDED = (
+    "The code under test ended the outer transaction (a COMMIT, or DDL or TRUNCATE on"
+    " MariaDB/MySQL, which commit implicitly): what it wrote before that may survive this test. ({})"
+)
 
-def _begin_sqlite_transactions_ourselves(connection: Connection) -> t.Callable[[], None]:
-    """Make pysqlite leave BEGIN to SQLAlchemy on this one Connection; return
-    the function that undoes it.
 
-    In its legacy transaction mode pysqlite opens a transaction only before
-    INSERT, UPDATE or DELETE, so a SAVEPOINT sent first opens none and its
-    RELEASE is a real COMMIT that no rollback undoes. SQLAlchemy's SQLite
-    dialect docs, "Enabling Non-Legacy SQLite Transactional Modes", give this
-    fix; we apply it to the test connection, never to the app's engine.
+def _recreate_tables(connection: Connection, db: ScopedDB) -> None:
+    """Drop and create ``db``'s tables, for a clean start after a test that
+    committed for real."""
+    db.metadata.drop_all(connection)
+    db.metadata.create_all(connection)
+    connection.commit()
+
+
+# -- Starting each test clean. ------------------------------------------------
+
+
+def _begin_clean(connection: Connection, pool: _TestPool) -> t.Any:
+    """Begin the test's transaction on a connection with no state left by
+    earlier tests; return the transaction.
+
+    What a ROLLBACK leaves behind differs per backend. PostgreSQL keeps
+    session-level advisory locks and prepared statements. MariaDB keeps
+    temporary tables, user variables, session variables (``SET time_zone``)
+    and ``GET_LOCK`` locks: COM_RESET_CONNECTION clears them all, and the
+    session variables the connection had when it was opened are set again.
+    SQLite connection state (PRAGMAs, functions) is not reset.
     """
+    if connection.invalidated:  # the server dropped it during the last test
+        connection.engine.pool = pool.original
+        try:
+            connection.connection  # noqa: B018 (reconnects)
+        finally:
+            connection.engine.pool = pool
+    if connection.dialect.name == "mysql":
+        _reset_mariadb_session(connection)
+    transaction = connection.begin()
     dbapi_connection = connection.connection.driver_connection
-    # Python >= 3.12 with sqlite3.connect(autocommit=False) already begins
-    # transactions the PEP 249 way.
-    if connection.dialect.driver != "pysqlite" or getattr(dbapi_connection, "autocommit", None) is False:
-        return lambda: None
-
-    def begin(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("DEALLOCATE ALL; SELECT pg_advisory_unlock_all()")
+    elif connection.dialect.driver == "pysqlite" and not dbapi_connection.in_transaction:  # type: ignore[union-attr]
+        # In its legacy transaction mode (the default before Python 3.16),
+        # pysqlite sends BEGIN only before INSERT, UPDATE and DELETE: a SAVEPOINT
+        # sent first opens no transaction, and its RELEASE is a real COMMIT.
+        # Where the driver (autocommit=False, Python 3.12+) or the app's own
+        # "begin" event already opened a transaction, there is nothing to do.
         connection.exec_driver_sql("BEGIN")
-
-    isolation_level = dbapi_connection.isolation_level  # type: ignore[union-attr]
-    dbapi_connection.isolation_level = None  # type: ignore[union-attr]
-    event.listen(connection, "begin", begin)
-
-    def restore() -> None:
-        event.remove(connection, "begin", begin)
-        dbapi_connection.isolation_level = isolation_level  # type: ignore[union-attr]
-
-    return restore
+    return transaction
 
 
-def _checked_out(connection: Connection) -> int:
-    """How many connections of ``connection``'s engine are checked out, where
-    the pool counts them (QueuePool: servers and SQLite files; the single
-    shared connection of an SQLite :memory: database cannot leak)."""
-    pool = connection.engine.pool
-    return pool.checkedout() if isinstance(pool, QueuePool) else 0
+def _reset_mariadb_session(connection: Connection) -> None:
+    """COM_RESET_CONNECTION, then the session variables the connection was
+    opened with (``autocommit=0`` at least) set again. PyMySQL only."""
+    dbapi_connection: t.Any = connection.connection.driver_connection
+    opened_with = connection.info.get("session_variables")
+    if opened_with is None:
+        rows = connection.exec_driver_sql(
+            "SELECT variable_name, session_value FROM information_schema.system_variables"
+            " WHERE session_value <> global_value"
+        ).all()
+        connection.rollback()
+        opened_with = connection.info["session_variables"] = {name: value for name, value in rows}
+    dbapi_connection._execute_command(0x1F, b"")  # COM_RESET_CONNECTION: PyMySQL has no public call
+    dbapi_connection._read_ok_packet()
+    if opened_with:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(
+                "SET " + ", ".join(f"SESSION {name} = %s" for name in opened_with), list(opened_with.values())
+            )
+
+
+# -- The app's engine during the run: connections join the test. ------------
+
+
+class _TestPool(NullPool):
+    """The app engine's pool while the pair runs (``connection`` installs it).
+
+    During a test (``join``), each connection it hands out is the test's own
+    DBAPI connection, in a savepoint of its own (``_Savepoint``): what the code
+    under test does through ``db.engine`` sees the test's rows, is undone with
+    the test, and never ends or waits on the test's transaction. Between tests
+    (``block``) it refuses: a test without ``db_session`` would write to the
+    database for good.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(self._connect, dialect=connection.dialect)
+        self.original: Pool = connection.engine.pool
+        self._dbapi_connection: t.Any = None
+        self._open: list[_Savepoint] = []
+        self._problems: list[str] = []
+        self._names = itertools.count()
+        self._pid = os.getpid()
+
+    def join(self, connection: Connection) -> None:
+        """Hand out savepoints of ``connection`` until :meth:`block`."""
+        self._dbapi_connection = connection.connection.dbapi_connection
+
+    def block(self) -> list[str]:
+        """Refuse connections from now on; return what went wrong with the
+        ones handed out since :meth:`join`."""
+        self._dbapi_connection = None
+        problems, self._problems = self._problems, []
+        if self._open:
+            problems.append(
+                f"The code under test left {len(self._open)} connection(s) of db.engine checked"
+                " out: close every Connection it takes from the engine."
+            )
+        for savepoint in self._open:
+            savepoint.forget()
+        self._open.clear()
+        return problems
+
+    def recreate(self) -> _TestPool:
+        """``engine.dispose()`` keeps this pool: it holds no connections of its own."""
+        return self
+
+    def _connect(self) -> _Savepoint:
+        if self._dbapi_connection is None:
+            raise RuntimeError(_BLOCKED)
+        if os.getpid() != self._pid:
+            raise RuntimeError("A forked child cannot join the test's transaction: its connection is the parent's.")
+        savepoint = _Savepoint(self._dbapi_connection, f"test_engine_{next(self._names)}", self)
+        self._open.append(savepoint)
+        return savepoint
+
+    def _closed(self, savepoint: _Savepoint, problem: str | None) -> None:
+        self._open.remove(savepoint)
+        if problem is not None:
+            self._problems.append(problem)
+
+
+_DROPPED = "The database server dropped the test's connection during the test; the next test reconnects."
+
+_BLOCKED = (
+    "This test used the app's database without the fixture pair: name db_session"
+    " (or client) in the test, so that what it writes is rolled back after it."
+)
+
+
+class _Savepoint:
+    """A DBAPI connection that ``_TestPool`` hands out during a test: the test's
+    own, where ``commit()`` and ``rollback()`` act on a savepoint of its own.
+    Once closed, or forgotten after its test, it sends nothing more."""
+
+    def __init__(self, dbapi_connection: t.Any, name: str, pool: _TestPool) -> None:
+        self._dbapi_connection = dbapi_connection
+        self._name = name
+        self._pool: _TestPool | None = pool
+        self._execute("SAVEPOINT")
+
+    def __getattr__(self, name: str) -> t.Any:
+        return getattr(self._dbapi_connection, name)
+
+    def cursor(self, *args: t.Any) -> t.Any:
+        cursor = self._dbapi_connection.cursor(*args)
+        # SQLAlchemy's pysqlite recipe (driver in autocommit mode, BEGIN sent
+        # from the engine's "begin" event) would BEGIN inside the test's
+        # transaction: here the savepoint is the transaction.
+        if isinstance(self._dbapi_connection, sqlite3.Connection) and self._dbapi_connection.isolation_level is None:
+            return _CursorThatBegan(cursor)
+        return cursor
+
+    def commit(self) -> None:
+        self._execute("RELEASE SAVEPOINT")
+        self._execute("SAVEPOINT")
+
+    def rollback(self) -> None:
+        self._execute("ROLLBACK TO SAVEPOINT")
+
+    def close(self) -> None:
+        pool = self._pool
+        if pool is None:
+            return
+        try:
+            # The pool's reset-on-return has rolled back to the savepoint already.
+            self._execute("RELEASE SAVEPOINT")
+        except Exception as error:  # noqa: BLE001 (SQLAlchemy would only log it)
+            pool._closed(self, _ENDED.format(error))
+        else:
+            pool._closed(self, None)
+        self._pool = None
+
+    def forget(self) -> None:
+        """Send nothing from now on: the test it belonged to is over."""
+        self._pool = None
+
+    def _execute(self, statement: str) -> None:
+        if self._pool is None:
+            return
+        cursor = self._dbapi_connection.cursor()
+        try:
+            cursor.execute(f"{statement} {self._name}")
+        finally:
+            cursor.close()
+
+
+class _CursorThatBegan:
+    """An SQLite cursor on which BEGIN does nothing: a savepoint is open."""
+
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self._cursor = cursor
+
+    def __getattr__(self, name: str) -> t.Any:
+        return getattr(self._cursor, name)
+
+    def execute(self, statement: str, *args: t.Any) -> t.Any:
+        if statement.strip().upper() == "BEGIN":
+            return self
+        return self._cursor.execute(statement, *args)
+
+
+# -- Contexts: one per request, none left behind. ----------------------------
+
+
+def _pop_contexts_above(context: AppContext) -> list[str]:
+    """Pop every app context (and, on Flask <= 3.1, request context) the test
+    left pushed above ``context``, running their teardowns; say what was left."""
+    problems: list[str] = []
+    left = 0
+    while (top := _cv_app.get(None)) is not None and top is not context and left < 100:
+        left += 1
+        owner = _own_request_context.owner_of(top) if _own_request_context is not None else None
+        try:
+            (owner or top).pop()
+        except Exception as error:  # noqa: BLE001 (their teardown functions may raise anything)
+            problems.append(f"Popping it raised {error!r}.")
+    if left:
+        problems.insert(0, f"The test left {left} app context(s) pushed: pop every context it pushes.")
+    return problems
+
+
+_own_request_context: type[_RequestContextOfItsOwn] | None = None
+
+if "RequestContext" in vars(flask.ctx):  # Flask <= 3.1; 3.2 merged it into AppContext
+    from flask.ctx import RequestContext
+
+    class _RequestContextOfItsOwn(RequestContext):
+        """A request context that always pushes an app context of its own.
+
+        Flask <= 3.1 reuses an app context that is already pushed, so a test
+        client request inside ``db_session``'s context would run on the test's
+        Session. Hiding that context while this one is pushed gives every
+        request its own app context and Session, as Flask 3.2 does.
+        """
+
+        def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._hidden: list[tuple[Token[AppContext], AppContext]] = []
+
+        def push(self) -> None:
+            hidden = _cv_app.set(None)  # type: ignore[arg-type]
+            super().push()
+            self._hidden.append((hidden, _cv_app.get()))
+
+        def pop(self, exc: BaseException | None = flask.ctx._sentinel) -> None:  # type: ignore[assignment]
+            try:
+                super().pop(exc)
+            finally:
+                _cv_app.reset(self._hidden.pop()[0])
+
+        @staticmethod
+        def owner_of(app_context: AppContext) -> RequestContext | None:
+            """The current request context if it pushed ``app_context``."""
+            request = flask.globals._cv_request.get(None)
+            if (
+                isinstance(request, _RequestContextOfItsOwn)
+                and request._hidden
+                and request._hidden[-1][1] is app_context
+            ):
+                return request
+            return None
+
+    _own_request_context = _RequestContextOfItsOwn
 
 
 # -- One database per test process. --------------------------------------

@@ -11,23 +11,30 @@ import gc
 import os
 import re
 import shutil
+import subprocess
 import sys
 import threading
 import typing as t
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+from flask import Blueprint
 from flask import Flask
+from flask import Response
+from flask import session as flask_session
+from flask import stream_with_context
 from flask.testing import FlaskClient
 from sqlalchemy import Connection
 from sqlalchemy import Engine
 from sqlalchemy import String
-from sqlalchemy import create_engine
 from sqlalchemy import event
 from sqlalchemy import func
+from sqlalchemy import insert
 from sqlalchemy import make_url
 from sqlalchemy import select
 from sqlalchemy import text
+from sqlalchemy import update
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase
@@ -40,10 +47,10 @@ from sqlalchemy.pool import StaticPool
 from werkzeug.exceptions import NotFound
 
 from conftest import Item
-from conftest import _begin_sqlite_transactions_ourselves
 from conftest import db
 from flask_scoped_db import ScopedDB
 
+FLASK_3_2 = tuple(int(part) for part in version("flask").split(".")[:2]) >= (3, 2)
 BACKEND = make_url(os.environ["TEST_DATABASE_URL"]).get_backend_name()
 IS_SQLITE_MEMORY = BACKEND == "sqlite" and make_url(os.environ["TEST_DATABASE_URL"]).database in (None, "", ":memory:")
 
@@ -517,6 +524,59 @@ def test_an_unparseable_url_names_the_url() -> None:
 CANARY = "canary"
 
 
+SEEN_SESSIONS: list[Session] = []
+probes = Blueprint("probes", __name__)
+
+
+@probes.get("/probe/session")
+def record_session() -> str:
+    SEEN_SESSIONS.append(db.session())
+    return str(flask_session.get("user", ""))
+
+
+@probes.post("/probe/uncommitted/<name>")
+def add_without_commit(name: str) -> tuple[str, int]:
+    db.session.add(Item(name=name))
+    db.session.flush()
+    return "", 204
+
+
+@probes.post("/probe/begin/<name>")
+def add_in_a_begin_block(name: str) -> tuple[str, int]:
+    with db.session.begin():
+        db.session.add(Item(name=name))
+    return "", 201
+
+
+@probes.post("/probe/close")
+def close_session() -> tuple[str, int]:
+    db.session.close()
+    return "", 204
+
+
+@probes.get("/probe/stream")
+def stream() -> Response:
+    view_session = db.session()
+
+    def generate() -> t.Iterator[str]:
+        yield str(db.session() is view_session)
+
+    return Response(stream_with_context(generate()))
+
+
+@probes.get("/probe/engine")
+def count_through_the_engine() -> str:
+    with db.engine.connect() as engine_connection:
+        return str(engine_connection.scalar(select(func.count()).select_from(Item)))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def probe_views(app: Flask) -> None:
+    """Session scope: the views above, on the pair's app, before its first request."""
+    app.register_blueprint(probes)
+    app.secret_key = "probes"  # for client.session_transaction()
+
+
 @pytest.fixture
 def session(db_session: scoped_session[Session]) -> scoped_session[Session]:
     """db_session, checked to start with no items."""
@@ -589,20 +649,145 @@ def test_a_second_request_sees_the_first_requests_rows(client: FlaskClient) -> N
     assert client.get("/items").json == [CANARY]
 
 
-def test_a_failing_request_is_torn_down_inside_the_test(
+def test_a_request_has_a_session_of_its_own(session: scoped_session[Session], client: FlaskClient) -> None:
+    """Each request runs in an app context of its own, on a Session of its own, on every Flask version."""
+    client.get("/probe/session")
+    client.get("/probe/session")
+    first, second = SEEN_SESSIONS[-2:]
+    assert first is not second
+    assert session() not in (first, second)
+
+
+def test_a_view_that_forgets_to_commit_leaves_nothing_behind(
+    session: scoped_session[Session], client: FlaskClient
+) -> None:
+    """What a view flushed but never committed is rolled back at its teardown: the next request does not see it."""
+    assert client.post(f"/probe/uncommitted/{CANARY}").status_code == 204
+    assert client.get("/items").json == []
+    assert count_items(session) == 0
+
+
+def test_a_view_in_begin_style_works_after_the_test_queried(
+    session: scoped_session[Session], client: FlaskClient
+) -> None:
+    """A view's `with db.session.begin():` works although the test's own Session has begun."""
+    assert client.post(f"/probe/begin/{CANARY}").status_code == 201
+    assert count_items(session) == 1
+
+
+def test_a_view_that_closes_its_session_leaves_the_tests_objects_alone(
+    session: scoped_session[Session], client: FlaskClient
+) -> None:
+    """db.session.close() in a view closes the request's Session, not the test's."""
+    item = Item(name=CANARY)
+    session.add(item)
+    session.commit()
+    assert client.post("/probe/close").status_code == 204
+    assert item in session
+    assert item.name == CANARY
+
+
+def test_after_a_failed_request_the_test_and_the_next_request_go_on(
     session: scoped_session[Session], client: FlaskClient, app: Flask
 ) -> None:
-    """A request whose commit fails is torn down with a 500, and the test's transaction goes on."""
+    """A request that fails with an IntegrityError leaves neither the test's Session nor the next request failing."""
     assert client.post(f"/items/{CANARY}").status_code == 201
     app.config["PROPAGATE_EXCEPTIONS"] = False
     try:
         assert client.post(f"/items/{CANARY}").status_code == 500
     finally:
         app.config["PROPAGATE_EXCEPTIONS"] = None
-    # On Flask <= 3.1 the request ran in the test's app context, on its Session.
-    session.rollback()
-    assert client.get("/items").json == [CANARY]
     assert count_items(session) == 1
+    assert client.get("/items").json == [CANARY]
+
+
+def test_requests_inside_with_client_have_sessions_of_their_own(
+    session: scoped_session[Session], client: FlaskClient, db: ScopedDB
+) -> None:
+    """Inside `with client:` each request has its own Session; after the block the test's is back."""
+    with client:
+        client.get("/probe/session")
+        kept_open = db.session()
+        client.get("/probe/session")
+    first, second = SEEN_SESSIONS[-2:]
+    assert len({id(first), id(second), id(session())}) == 3
+    assert kept_open is not session()
+    assert db.session() is session()
+
+
+def test_a_request_after_session_transaction_has_a_session_of_its_own(
+    session: scoped_session[Session], client: FlaskClient
+) -> None:
+    """client.session_transaction() sets the cookie session; the next request still has its own Session."""
+    with client.session_transaction() as cookie_session:
+        cookie_session["user"] = "ada"
+    assert client.get("/probe/session").text == "ada"
+    assert SEEN_SESSIONS[-1] is not session()
+
+
+def test_a_streamed_response_runs_on_the_views_session_from_flask_3_2(client: FlaskClient) -> None:
+    """A stream_with_context generator runs on the view's Session on Flask >= 3.2; on <= 3.1 Flask tears the
+    view's context down when the view returns, so the generator gets a new Session."""
+    assert client.get("/probe/stream").text == str(FLASK_3_2)
+
+
+# -- The pair and db.engine: connections taken from the engine join the test.
+
+
+def test_an_engine_connection_sees_the_tests_rows(session: scoped_session[Session], db: ScopedDB) -> None:
+    """A Connection from db.engine reads what the test's Session flushed but did not commit."""
+    session.add(Item(name=CANARY))
+    session.flush()
+    with db.engine.connect() as engine_connection:
+        assert count_items(Session(engine_connection)) == 1
+
+
+def test_an_engine_begin_write_is_undone_with_the_test(session: scoped_session[Session], db: ScopedDB) -> None:
+    """A write committed through db.engine.begin() is seen by the test and rolled back after it."""
+    with db.engine.begin() as engine_connection:
+        engine_connection.execute(insert(Item).values(name=CANARY))
+    assert count_items(session) == 1
+
+
+def test_an_engine_write_to_the_tests_row_does_not_wait(session: scoped_session[Session], db: ScopedDB) -> None:
+    """Updating a row the test wrote, through db.engine, neither blocks nor times out."""
+    session.add(Item(name="written by the test"))
+    session.commit()
+    with db.engine.begin() as engine_connection:
+        engine_connection.execute(update(Item).values(name=CANARY))
+    assert session.scalars(select(Item.name)).all() == [CANARY]
+
+
+def test_an_engine_rollback_undoes_only_its_own_work(session: scoped_session[Session], db: ScopedDB) -> None:
+    """rollback() on a db.engine Connection undoes its own writes, not the test's."""
+    session.add(Item(name=CANARY))
+    session.commit()
+    with db.engine.connect() as engine_connection:
+        engine_connection.execute(insert(Item).values(name="rolled back"))
+        engine_connection.rollback()
+    assert session.scalars(select(Item.name)).all() == [CANARY]
+
+
+def test_a_raw_dbapi_commit_is_undone_with_the_test(session: scoped_session[Session], db: ScopedDB) -> None:
+    """engine.raw_connection(), as pandas and other DBAPI users take it, commits inside the test too."""
+    raw = db.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(f"INSERT INTO item (name) VALUES ('{CANARY}')")
+        cursor.close()
+        raw.commit()
+    finally:
+        raw.close()
+    assert count_items(session) == 1
+
+
+def test_a_view_reading_through_the_engine_sees_the_tests_rows(
+    session: scoped_session[Session], client: FlaskClient
+) -> None:
+    """A view that counts through db.engine sees what the test committed."""
+    session.add(Item(name=CANARY))
+    session.commit()
+    assert client.get("/probe/engine").text == "1"
 
 
 def test_a_nested_app_context_joins_the_test(session: scoped_session[Session], app: Flask, db: ScopedDB) -> None:
@@ -647,32 +832,6 @@ def test_every_session_of_the_test_shares_one_connection(
     assert session.get_bind() is connection
 
 
-@pytest.mark.skipif(BACKEND != "sqlite" or IS_SQLITE_MEMORY, reason="needs an SQLite file: its own connections")
-def test_sqlite_fix_is_on_the_test_connection_only(session: scoped_session[Session], connection: Connection) -> None:
-    """The test's connection sends its own BEGIN; the app engine's other connections keep pysqlite's default."""
-    assert connection.connection.driver_connection.isolation_level is None  # type: ignore[union-attr]
-    with connection.engine.connect() as other:
-        assert other.connection.driver_connection.isolation_level == ""  # type: ignore[union-attr]
-
-
-@pytest.mark.skipif(sys.version_info < (3, 12), reason="sqlite3.connect(autocommit=False) is Python 3.12+")
-def test_sqlite_fix_steps_aside_in_pep_249_mode(tmp_path: Path) -> None:
-    """With autocommit=False the driver begins transactions itself, the fix changes nothing, and savepoints nest."""
-    engine = create_engine(f"sqlite:///{tmp_path}/pep249.db", connect_args={"autocommit": False})
-    try:
-        with engine.connect() as connection:
-            restore = _begin_sqlite_transactions_ourselves(connection)
-            assert connection.connection.driver_connection.isolation_level == ""  # type: ignore[union-attr]
-            transaction = connection.begin()
-            with connection.begin_nested():
-                connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
-            transaction.rollback()
-            restore()
-            assert connection.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar() == 0
-    finally:
-        engine.dispose()
-
-
 def test_assert_num_queries_counts_the_statements_sent(
     session: scoped_session[Session], assert_num_queries: t.Callable[[int], t.ContextManager[None]]
 ) -> None:
@@ -712,25 +871,58 @@ def test_an_extension_holding_db_session_follows_the_test(session: scoped_sessio
     assert counter.count() == 1
 
 
-# -- The guards, seen from a test run of their own ------------------------------
+# -- The guards and the clean start, seen from a test run of their own -----------
+#
+# INNER_TESTS run in file order, with our conftest.py, in a pytest of their own
+# (on databases of their own). Each test that misbehaves is followed by one
+# that checks it starts clean.
 
-GUARDED_TESTS = """
-from sqlalchemy import text
+INNER_TESTS = """
+import os
+
+import pytest
+from flask.globals import app_ctx
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
+
 from conftest import Item
+
+BACKEND = os.environ["TEST_DATABASE_URL"].split(":")[0].split("+")[0]
+server_only = pytest.mark.skipif(BACKEND == "sqlite", reason="server only")
+FAIL_ONCE = []
+
+
+def assert_clean(db_session, db):
+    assert app_ctx.g.get("mine") is None
+    assert db.session() is db_session()
+    assert db_session.scalar(select(func.count()).select_from(Item)) == 0
+    assert db.session.session_factory.kw["join_transaction_mode"] == "create_savepoint"
+
 
 def test_commits_through_the_connection(db_session):
     db_session.add(Item(name="committed"))
     db_session.flush()
     db_session.connection().commit()
 
+def test_clean_after_commits_through_the_connection(db_session, db):
+    assert_clean(db_session, db)
+
 def test_leaves_a_connection_checked_out(db_session, db):
     global kept
     kept = db.engine.connect()
+    kept.execute(text("SELECT 1"))
+
+def test_closes_the_connection_an_earlier_test_left(db_session, db):
+    kept.close()
+    assert_clean(db_session, db)
 
 def test_commits_with_sql(db_session):
     db_session.add(Item(name="committed with SQL"))
     db_session.flush()
     db_session.execute(text("COMMIT"))
+
+def test_clean_after_commits_with_sql(db_session, db):
+    assert_clean(db_session, db)
 
 def test_commits_by_truncate(db_session):
     db_session.add(Item(name="truncated"))
@@ -738,51 +930,274 @@ def test_commits_by_truncate(db_session):
     db_session.execute(text("TRUNCATE TABLE item"))
     db_session.execute(text("SELECT 1"))
 
+def test_clean_after_commits_by_truncate(db_session, db):
+    assert_clean(db_session, db)
+
 def test_factory_is_restored_afterwards(db):
     assert db.session.session_factory.kw["bind"] is None
     assert "join_transaction_mode" not in db.session.session_factory.kw
+
+def test_pushes_a_context_and_fails(app, db_session):
+    db_session.add(Item(name="left behind"))
+    db_session.commit()
+    app.app_context().push()
+    app_ctx.g.mine = True
+    raise AssertionError("failed halfway")
+
+def test_clean_after_pushes_a_context_and_fails(db_session, db):
+    assert_clean(db_session, db)
+
+def test_leaves_a_request_context_pushed(app, db_session):
+    app.test_request_context().push()
+    app_ctx.g.mine = True
+
+def test_clean_after_leaves_a_request_context_pushed(db_session, db):
+    assert_clean(db_session, db)
+
+def fail_once(exc):
+    if FAIL_ONCE:
+        FAIL_ONCE.pop()
+        raise RuntimeError("another extension's teardown failed")
+
+def test_a_foreign_teardown_raises(app, db_session):
+    app.teardown_appcontext_funcs.append(fail_once)
+    FAIL_ONCE.append(True)
+    db_session.add(Item(name="left behind"))
+    db_session.commit()
+
+def test_clean_after_a_foreign_teardown_raises(db_session, db):
+    assert_clean(db_session, db)
+
+def test_leaves_a_failed_session(db_session):
+    db_session.add(Item(name="twice"))
+    db_session.commit()
+    db_session.add(Item(name="twice"))
+    with pytest.raises(IntegrityError):
+        db_session.flush()
+
+def test_clean_after_leaves_a_failed_session(db_session, db):
+    assert_clean(db_session, db)
+
+@server_only
+def test_drops_its_connection(db_session):
+    kill = "SELECT pg_terminate_backend(pg_backend_pid())" if BACKEND == "postgresql" else "KILL CONNECTION_ID()"
+    with pytest.raises(OperationalError):
+        db_session.execute(text(kill))
+        db_session.execute(text("SELECT 1"))
+
+@server_only
+def test_clean_after_drops_its_connection(db_session, db):
+    assert_clean(db_session, db)
+
+@server_only
+def test_sets_server_session_state(db_session):
+    if BACKEND == "postgresql":
+        db_session.execute(text("SELECT pg_advisory_lock(4242)"))
+        db_session.execute(text("PREPARE probe AS SELECT 1"))
+    else:
+        db_session.execute(text("SET time_zone = '+05:00', @probe = 1"))
+        db_session.execute(text("CREATE TEMPORARY TABLE probe (x INTEGER)"))
+        db_session.execute(text("SELECT GET_LOCK('probe', 0)"))
+
+@server_only
+def test_sees_no_server_session_state(db_session, db):
+    if BACKEND == "postgresql":
+        locks = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+        assert db_session.scalar(text(locks)) == 0
+        assert db_session.scalar(text("SELECT count(*) FROM pg_prepared_statements")) == 0
+    else:
+        state = "SELECT @@time_zone = @@global.time_zone, @probe IS NULL, IS_USED_LOCK('probe') IS NULL, @@autocommit"
+        assert tuple(db_session.execute(text(state)).one()) == (1, 1, 1, 0)
+        with pytest.raises(Exception, match="probe"):
+            db_session.execute(text("SELECT * FROM probe"))
+    assert_clean(db_session, db)
+"""
+
+# What the inner run must report: exactly these tests fail, each for its own reason.
+INNER_FAILURES = {
+    "ERROR at teardown of test_commits_through_the_connection": "Failed: The code under test ended the outer",
+    "ERROR at teardown of test_leaves_a_connection_checked_out": r"Failed: The code under test left 1 connection\(s\)",
+    "ERROR at teardown of test_commits_with_sql": "Failed: The code under test ended the outer",
+    "FAILED test_pushes_a_context_and_fails": "AssertionError: failed halfway",
+    "ERROR at teardown of test_pushes_a_context_and_fails": r"Failed: The test left 1 app context\(s\) pushed",
+    "ERROR at teardown of test_leaves_a_request_context_pushed": r"Failed: The test left 1 app context\(s\) pushed",
+    "ERROR at teardown of test_a_foreign_teardown_raises": "Failed: A teardown_appcontext function raised RuntimeError",
+}
+if BACKEND == "sqlite":
+    INNER_FAILURES["FAILED test_commits_by_truncate"] = "OperationalError"  # SQLite has no TRUNCATE
+elif BACKEND in ("mysql", "mariadb"):
+    INNER_FAILURES["ERROR at teardown of test_commits_by_truncate"] = "Failed: The code under test ended the outer"
+if BACKEND != "sqlite":
+    INNER_FAILURES["ERROR at teardown of test_drops_its_connection"] = "Failed: The database server dropped"
+
+
+def run_pytest(directory: Path, conftest: str, tests: str) -> str:
+    """Run ``tests`` with ``conftest`` in a pytest subprocess of their own, in
+    file order; return its report (with a -rA summary line per test)."""
+    directory.mkdir()
+    (directory / "conftest.py").write_text(conftest)
+    (directory / "test_inner.py").write_text(tests)
+    env = {key: value for key, value in os.environ.items() if key != "PYTEST_XDIST_WORKER"}
+    env["COLUMNS"] = "400"  # the summary's reasons in full
+    options = ["-rA", "-p", "no:randomly", "-p", "no:cacheprovider", "-p", "no:xdist", "-W", "error"]
+    command = [sys.executable, "-m", "pytest", *options]
+    done = subprocess.run(command, check=False, cwd=directory, env=env, capture_output=True, text=True, timeout=300)
+    return done.stdout + done.stderr
+
+
+def summary(report: str) -> dict[str, str]:
+    """The -rA summary of a run: "FAILED test_x" or "ERROR at teardown of test_x" -> reason, for failures."""
+    found = re.findall(r"^(FAILED|ERROR) test_inner\.py::(\w+)(?: - (.*))?$", report, re.MULTILINE)
+    lines = {}
+    for outcome, name, reason in found:
+        lines[f"{outcome} {name}" if outcome == "FAILED" else f"ERROR at teardown of {name}"] = reason
+    return lines
+
+
+@pytest.fixture(scope="session")
+def inner_run(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Session scope: the report of INNER_TESTS run once with our conftest.py."""
+    conftest = Path(__file__).with_name("conftest.py").read_text()
+    return run_pytest(tmp_path_factory.mktemp("inner") / "run", conftest, INNER_TESTS)
+
+
+def test_exactly_the_misbehaving_inner_tests_fail(inner_run: str) -> None:
+    """In the inner run, each test that misbehaves fails, and no other test does."""
+    assert set(summary(inner_run)) == set(INNER_FAILURES), inner_run
+
+
+def test_each_inner_failure_names_its_cause(inner_run: str) -> None:
+    """Each failure of the inner run says what the test did."""
+    reasons = summary(inner_run)
+    wrong = {
+        test: reasons.get(test)
+        for test, cause in INNER_FAILURES.items()
+        if not re.search(cause, reasons.get(test) or "")
+    }
+    assert wrong == {}, inner_run
+
+
+def test_every_test_after_a_misbehaving_one_starts_clean(inner_run: str) -> None:
+    """Every inner test named test_clean_after_... passes, whatever the test before it left behind."""
+    clean = re.findall(
+        r"^PASSED test_inner\.py::(test_clean_after_\w+|test_closes_the_connection\w+)", inner_run, re.MULTILINE
+    )
+    expected = re.findall(r"^def (test_clean_after_\w+|test_closes_the_connection\w+)", INNER_TESTS, re.MULTILINE)
+    if BACKEND == "sqlite":
+        expected.remove("test_clean_after_drops_its_connection")
+    assert clean == expected, inner_run
+
+
+@pytest.mark.skipif(BACKEND == "sqlite", reason="server-session state is a server's")
+def test_server_session_state_does_not_reach_the_next_test(inner_run: str) -> None:
+    """Advisory locks and prepared statements (PostgreSQL), and session variables, user variables,
+    temporary tables and GET_LOCK locks (MariaDB), set by one test are gone in the next."""
+    assert re.search(r"^PASSED test_inner\.py::test_sees_no_server_session_state", inner_run, re.MULTILINE), inner_run
+
+
+def test_the_session_factory_is_restored_after_each_test(inner_run: str) -> None:
+    """After a test with db_session, the session factory has the user's options again."""
+    assert re.search(r"^PASSED test_inner\.py::test_factory_is_restored_afterwards", inner_run, re.MULTILINE), inner_run
+
+
+LEAKING_TESTS = """
+from sqlalchemy import text
+
+def test_leaves_a_connection_checked_out(db_session, db):
+    global kept
+    kept = db.engine.connect()
+    kept.execute(text("SELECT 1"))
+
+def test_next(db_session):
+    pass
 """
 
 
-@pytest.fixture
-def guarded_run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.RunResult:
-    """The tests above, run with our conftest.py in a pytest of their own (on a database of its own)."""
-    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
-    if IS_SQLITE_MEMORY:  # its single shared connection cannot be left checked out
-        monkeypatch.setenv("TEST_DATABASE_URL", f"sqlite:///{tmp_path}/guards.db")
-    pytester.makeconftest(Path(__file__).with_name("conftest.py").read_text())
-    pytester.makepyfile(GUARDED_TESTS)
-    return pytester.runpytest_subprocess("-vv", "-rA", "-p", "no:randomly", "-p", "no:cacheprovider")
-
-
-def test_guard_fails_a_test_that_ended_the_outer_transaction(guarded_run: pytest.RunResult) -> None:
-    """A commit through the Connection fails the test, naming the outer transaction."""
-    guarded_run.stdout.re_match_lines(
-        [r"ERROR .*test_commits_through_the_connection - Failed: The code under test ended"]
+@pytest.mark.parametrize("pool", ["QueuePool", "NullPool", "StaticPool"])
+def test_a_connection_left_open_is_counted_whatever_the_pool(tmp_path: Path, pool: str) -> None:
+    """The leak guard reports one connection left open, with QueuePool, NullPool and StaticPool alike."""
+    conftest = Path(__file__).with_name("conftest.py").read_text()
+    conftest = conftest.replace(
+        '{"TESTING": True,', f'{{"TESTING": True, "SQLALCHEMY_ENGINE_OPTIONS": {{"poolclass": {pool}}},'
     )
+    conftest = conftest.replace(
+        "from sqlalchemy.pool import NullPool\n",
+        f"from sqlalchemy.pool import NullPool\nfrom sqlalchemy.pool import {pool}\n",
+    )
+    report = run_pytest(tmp_path / "run", conftest, LEAKING_TESTS)
+    assert set(summary(report)) == {"ERROR at teardown of test_leaves_a_connection_checked_out"}, report
+    assert "left 1 connection(s) of db.engine" in report
 
 
-def test_guard_fails_a_test_that_committed_with_sql(guarded_run: pytest.RunResult) -> None:
-    """A COMMIT statement sent through the Session fails the test, naming the outer transaction."""
-    guarded_run.stdout.re_match_lines([r"ERROR .*test_commits_with_sql - Failed: The code under test ended the outer"])
+SQLITE_MODES = {
+    # SQLAlchemy's pysqlite recipe: the driver in autocommit mode, BEGIN sent from a "begin" event.
+    "recipe": """
+@pytest.fixture(scope="session", autouse=True)
+def begin_ourselves(app, db):
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def autocommit(dbapi_connection, connection_record):
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def begin(connection):
+        connection.exec_driver_sql("BEGIN")
+""",
+    # Python 3.12's PEP 249 mode: the driver opens a transaction itself.
+    "pep249": """
+@pytest.fixture(scope="session", autouse=True)
+def pep_249_mode(app, db):
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "do_connect")
+    def autocommit_false(dialect, connection_record, cargs, cparams):
+        cparams["autocommit"] = False
+""",
+}
+
+SQLITE_MODE_TESTS = """
+import pytest
+from sqlalchemy import event, func, insert, select
+
+from conftest import Item
+
+{mode}
+
+def count(session):
+    return session.scalar(select(func.count()).select_from(Item))
+
+def test_commits(db_session):
+    db_session.add(Item(name="committed"))
+    db_session.commit()
+    with db_session.begin_nested():
+        db_session.add(Item(name="nested"))
+    assert count(db_session) == 2
+
+def test_commits_through_the_engine(db_session, db):
+    assert count(db_session) == 0
+    with db.engine.begin() as connection:
+        connection.execute(insert(Item).values(name="committed"))
+    assert count(db_session) == 1
+
+def test_starts_empty(db_session):
+    assert count(db_session) == 0
+"""
 
 
-def test_guard_fails_a_test_that_left_connections_checked_out(guarded_run: pytest.RunResult) -> None:
-    """An engine connection left open fails the test, saying how many are checked out."""
-    guarded_run.stdout.re_match_lines([r"ERROR .*test_leaves_a_connection_checked_out - Failed: .* left 1 connection"])
-
-
-def test_guard_fails_an_implicit_commit_on_mariadb(guarded_run: pytest.RunResult) -> None:
-    """TRUNCATE commits implicitly on MariaDB and fails the test there; elsewhere it is rolled back."""
-    outcome = "ERROR at teardown of" if BACKEND in ("mysql", "mariadb") else "PASSED"
-    if BACKEND == "sqlite":
-        outcome = "FAILED"  # SQLite has no TRUNCATE statement
-    guarded_run.stdout.re_match_lines([rf".*{outcome}.*test_commits_by_truncate.*"])
-
-
-def test_fixture_restores_the_session_factory(guarded_run: pytest.RunResult) -> None:
-    """After a test with db_session, the session factory has the user's options again."""
-    guarded_run.stdout.re_match_lines([r".*test_factory_is_restored_afterwards PASSED.*"])
+@pytest.mark.skipif(BACKEND != "sqlite", reason="pysqlite's transaction modes")
+@pytest.mark.parametrize("mode", SQLITE_MODES)
+def test_an_sqlite_engine_that_begins_its_own_transactions_works_with_the_pair(tmp_path: Path, mode: str) -> None:
+    """The pair steps aside where the app's engine already opens transactions itself (SQLAlchemy's
+    pysqlite recipe, or Python 3.12's autocommit=False): commits are rolled back, nothing sends BEGIN twice."""
+    if mode == "pep249" and sys.version_info < (3, 12):
+        pytest.skip("sqlite3.connect(autocommit=False) is Python 3.12+")
+    conftest = Path(__file__).with_name("conftest.py").read_text()
+    report = run_pytest(tmp_path / "run", conftest, SQLITE_MODE_TESTS.format(mode=SQLITE_MODES[mode]))
+    assert summary(report) == {}, report
+    assert "3 passed" in report, report
 
 
 # -- The README's code -------------------------------------------------------------
