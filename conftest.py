@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: MIT
 """Run every test inside one database transaction that is rolled back.
 
-A worked example to copy into your project. Replace the example app below
-(``Base``, ``Item``, ``create_app``) and the ``app`` and ``db`` fixtures with
-your own; the rest needs nothing else. README.md ("Testing") explains it.
+A worked example to copy into your project. Replace its example part (an
+app factory and its ScopedDB, with their imports) with an import of your own
+app, and check the ``app`` and ``db`` fixtures; the rest needs nothing else. README.md ("Testing") explains it.
 
 ``TEST_DATABASE_URL`` names the database server (default: an SQLite file in
 the current directory). The tests never touch that database itself: each test
@@ -30,25 +30,27 @@ from flask.globals import _cv_app
 from flask.testing import FlaskClient
 from sqlalchemy import URL
 from sqlalchemy import Connection
-from sqlalchemy import String
 from sqlalchemy import create_engine
 from sqlalchemy import event
 from sqlalchemy import make_url
-from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.orm import Mapped
-from sqlalchemy.orm import QueryPropertyDescriptor
 from sqlalchemy.orm import Session
-from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import scoped_session
 from sqlalchemy.pool import NullPool
 from sqlalchemy.pool import Pool
 
 from flask_scoped_db import ScopedDB
 
-# -- The example app: replace this part with an import of your own. ----------
+# -- The example app. Replace this part, down to its end marker, with an import
+# -- of your own: from yourapp import create_app, db
+# isort: split
+from sqlalchemy import String
+from sqlalchemy import select
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import QueryPropertyDescriptor
+from sqlalchemy.orm import mapped_column
 
 
 class Base(DeclarativeBase):
@@ -87,6 +89,8 @@ def create_app(config: dict[str, t.Any]) -> Flask:
 
     return app
 
+
+# -- End of the example part. -----------------------------------------------
 
 # -- The app and its ScopedDB: point these two fixtures at your app. ---------
 
@@ -183,7 +187,7 @@ def db_session(app: Flask, db: ScopedDB, connection: Connection) -> t.Iterator[s
         try:
             context.pop()
         except Exception as error:  # noqa: BLE001 (any teardown_appcontext function may raise anything)
-            problems.append(f"A teardown_appcontext function raised {error!r}.")
+            problems.append(f"A teardown_appcontext function raised {_describe(error)}.")
     finally:
         factory.kw = user_options
         problems += pool.block()
@@ -471,13 +475,21 @@ def _pop_contexts_above(context: AppContext) -> list[str]:
         try:
             (owner or top).pop()
         except Exception as error:  # noqa: BLE001 (their teardown functions may raise anything)
-            problems.append(f"Popping it raised {error!r}.")
+            problems.append(f"Popping it raised {_describe(error)}.")
     if left:
         problems.insert(0, f"The test left {left} app context(s) pushed: pop every context it pushes.")
     return problems
 
 
 _own_request_context: type[_RequestContextOfItsOwn] | None = None
+
+
+def _describe(error: BaseException) -> str:
+    """``error``, or the errors inside it: Flask >= 3.2 runs every teardown
+    function and raises what they raised as (nested) exception groups."""
+    inner = getattr(error, "exceptions", None)
+    return ", ".join(_describe(e) for e in inner) if inner else repr(error)
+
 
 if "RequestContext" in vars(flask.ctx):  # Flask <= 3.1; 3.2 merged it into AppContext
     from flask.ctx import RequestContext
