@@ -1222,3 +1222,278 @@ def test_the_examples_pass_on_the_fixture_pair(
     pytester.makeconftest((HERE / "conftest.py").read_text())
     shutil.copytree(HERE / "examples", pytester.path, dirs_exist_ok=True)
     pytester.runpytest_subprocess(module, "-p", "no:cacheprovider").assert_outcomes(passed=passed)
+
+
+# -- Migrating: the README's recipes, and apps before and after ----------------------
+
+import contextlib
+import importlib
+import importlib.metadata
+import random
+
+from sqlalchemy import Column
+from sqlalchemy import ForeignKey
+from sqlalchemy import Integer
+from sqlalchemy import MetaData
+from sqlalchemy import Table
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import declared_attr
+
+sys.path.insert(0, str(HERE / "examples"))  # the examples import each other as the README shows
+
+import migrate_fsa_after
+import migrate_handwired_before
+import recipes
+import second_database
+
+
+def flask_sqlalchemy_31() -> t.Any:
+    """Flask-SQLAlchemy, which the comparisons need in version 3.1 or newer; skip without it."""
+    try:
+        version = importlib.metadata.version("flask-sqlalchemy")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("Flask-SQLAlchemy is not installed: pip install -e '.[test]'")
+    if tuple(int(part) for part in version.split(".")[:2]) < (3, 1):
+        pytest.skip(f"Flask-SQLAlchemy {version} is here; the comparisons need 3.1 (which needs SQLAlchemy>=2.0.16)")
+    return importlib.import_module("flask_sqlalchemy")
+
+
+CLASS_NAMES = [
+    "User", "HTTPResponse", "URLMap", "Model2Thing", "ABC", "A", "IPv4Address", "OAuth2Token", "XMLHttpRequest",
+    "HTML5Parser", "V2", "User2Role", "camelCase", "snake_case", "Mixed_Case", "AbcDEFGhi", "ThisIsALongName",
+    "AB12CD", "S3Bucket", "Page404", "UserAPIKey", "APIv2Key", "_Private", "Already_Snake_Case", "X509Cert",
+]  # fmt: skip
+
+
+def declare_models(model: type[t.Any], names: list[str]) -> dict[str, t.Any]:
+    """Declare the same models on ``model``: plain names, mixins, abstract bases and inheritance;
+    return what each one ends up with (table name, own table, mapped table)."""
+    made: list[type[t.Any]] = []
+
+    def declare(name: str, *bases: type[t.Any], **namespace: t.Any) -> type[t.Any]:
+        cls = type(name, bases or (model,), {"__module__": __name__, **namespace})
+        made.append(cls)
+        return cls
+
+    def key() -> Column[int]:
+        return Column(Integer, primary_key=True)
+
+    class NamedMixin:
+        __tablename__ = "from_mixin"
+
+    class DeclaredMixin:
+        @declared_attr.directive
+        def __tablename__(cls: type[t.Any]) -> str:
+            return f"declared_{cls.__name__.lower()}"
+
+    for name in names:
+        declare(name, id=key())
+    declare("UsesNamedMixin", NamedMixin, model, id=key())
+    declare("UsesDeclaredMixin", DeclaredMixin, model, id=key())
+    abstract = declare("AbstractThing", __abstract__=True, created=Column(Integer))
+    declare("ConcreteThing", abstract, id=key())
+    named_abstract = declare("NamedAbstract", __abstract__=True, __tablename__="from_abstract")
+    declare("FromNamedAbstract", named_abstract, id=key())
+    declare("ExplicitName", __tablename__="my_explicit", id=key())
+    declare("GivenTable", __table__=Table("given_table", model.metadata, Column("id", Integer, primary_key=True)))
+    parent = declare("ParentModel", id=key(), kind=Column(String(20)))
+    declare("JoinedChild", parent, id=Column(ForeignKey("parent_model.id"), primary_key=True))
+    single = declare("SingleChild", parent, extra=Column(String(20)))
+    declare("SingleGrandChild", single, more=Column(String(20)))
+    named_parent = declare("NamedParent", __tablename__="the_parent", id=key())
+    declare("JoinedOfNamed", named_parent, id=Column(ForeignKey("the_parent.id"), primary_key=True))
+    declare("SingleOfNamed", named_parent, note=Column(String(20)))
+
+    def outcome(cls: type[t.Any]) -> tuple[t.Any, ...]:
+        mapped = None if cls.__dict__.get("__abstract__") else sa_inspect(cls)
+        tables = (mapped.local_table.name, [table.name for table in mapped.tables]) if mapped else None
+        return (getattr(cls, "__tablename__", None), "__table__" in cls.__dict__, tables)
+
+    return {"tables": sorted(model.metadata.tables), **{cls.__name__: outcome(cls) for cls in made}}
+
+
+def random_class_names(count: int) -> list[str]:
+    """``count`` CamelCase-ish identifiers with acronyms, digits and underscores, from a fixed seed."""
+    rng = random.Random(11)
+    parts = ["User", "HTTP", "URL", "Map", "2", "404", "v", "Id", "API", "_", "X", "Item", "ABC", "s", "Q9"]
+    names = {"".join(rng.choices(parts, k=rng.randint(1, 4))) for _ in range(count * 2)}
+    return sorted(name for name in names if name.isidentifier() and name not in CLASS_NAMES)[:count]
+
+
+def test_table_name_recipe_names_tables_as_flask_sqlalchemy() -> None:
+    """recipes.Base gives every model the table name and table Flask-SQLAlchemy 3.1 gives it."""
+    flask_sqlalchemy = flask_sqlalchemy_31()
+
+    class FsaBase(DeclarativeBase):
+        pass
+
+    class RecipeBase(recipes.Base):
+        __abstract__ = True
+        metadata = MetaData()
+
+    names = CLASS_NAMES + random_class_names(100)
+    ours = declare_models(RecipeBase, names)
+    theirs = declare_models(flask_sqlalchemy.SQLAlchemy(model_class=FsaBase).Model, names)
+    assert len(names) == 125
+    assert ours == theirs
+    assert ours["HTTPResponse"][0] == "http_response" and ours["Model2Thing"][0] == "model2_thing"
+    assert ours["SingleGrandChild"] == ("parent_model", False, ("parent_model", ["parent_model"]))
+
+
+def pagination_snapshot(page: t.Any) -> dict[str, t.Any]:
+    """Everything a template reads from a Pagination, ``prev()`` and ``next()`` included."""
+    attributes = ["page", "per_page", "total", "items", "pages", "first", "last"]
+    attributes += ["has_prev", "has_next", "prev_num", "next_num", "max_per_page"]
+    snapshot = {name: getattr(page, name) for name in attributes}
+    snapshot["iter"] = list(page)
+    for edges in [(2, 2, 4, 2), (0, 0, 0, 0), (1, 1, 1, 1), (3, 0, 10, 0), (0, 5, 0, 5), (5, 5, 5, 5)]:
+        settings = dict(zip(["left_edge", "left_current", "right_current", "right_edge"], edges, strict=True))
+        snapshot[f"iter_pages{edges}"] = list(page.iter_pages(**settings))
+    for turn in ("prev", "next"):
+        turned = getattr(page, turn)()
+        snapshot[turn] = {name: getattr(turned, name) for name in attributes}
+    return snapshot
+
+
+def paginated(make: t.Callable[..., t.Any], rows: list[int], options: dict[str, t.Any]) -> t.Any:
+    """The snapshot of the Pagination that ``make(rows, options)`` returns, or "404"."""
+    try:
+        return pagination_snapshot(make(rows, options))
+    except NotFound:
+        return "404"
+
+
+def recipe_pagination(rows: list[int], options: dict[str, t.Any]) -> recipes.Pagination:
+    """recipes.Pagination over a list."""
+    return recipes.Pagination(lambda limit, offset: rows[offset : offset + limit], lambda: len(rows), **options)
+
+
+def test_pagination_recipe_matches_flask_sqlalchemy_on_random_cases() -> None:
+    """recipes.Pagination has Flask-SQLAlchemy 3.1's attributes, pages and 404s, on 3,000 random cases."""
+    flask_sqlalchemy_31()
+    from flask_sqlalchemy.pagination import Pagination as FsaPagination
+
+    class ListPagination(FsaPagination):
+        def _query_items(self) -> list[t.Any]:
+            return list(self._query_args["rows"][self._query_offset :][: self.per_page])
+
+        def _query_count(self) -> int:
+            return len(self._query_args["rows"])
+
+    app = Flask(__name__)
+    rng = random.Random(11)
+    args = [None, "", "abc", "-1", "0", "1", "2", "3", "7", "25", "1.5"]
+    outcomes: list[t.Any] = []
+    for _ in range(3000):
+        rows = list(range(rng.choice([0, 1, 5, 19, 20, 21, 100, 250, rng.randint(0, 500)])))
+        options: dict[str, t.Any] = {
+            "page": rng.choice([None, None, -1, 0, 1, 2, 3, 5, 9, 12, 30, rng.randint(1, 60)]),
+            "per_page": rng.choice([None, None, -3, 0, 1, 2, 7, 10, 20, 50, 150]),
+            "max_per_page": rng.choice([None, 100, 10, 3]),
+            "error_out": rng.choice([True, False]),
+            "count": rng.random() < 0.9,
+        }
+        query = {name: value for name in ("page", "per_page") if (value := rng.choice(args)) is not None}
+        with app.test_request_context(query_string=query) if rng.random() < 0.5 else contextlib.nullcontext():
+            theirs = paginated(lambda rows, options: ListPagination(rows=rows, **options), rows, options)
+            ours = paginated(recipe_pagination, rows, options)
+        assert ours == theirs, (rows, options, query)
+        outcomes.append(theirs)
+    assert 800 < sum(outcome == "404" for outcome in outcomes) < 2200
+
+
+@pytest.fixture(params=["before", "after"])
+def blog(request: pytest.FixtureRequest) -> t.Iterator[tuple[t.Any, Flask]]:
+    """The blog app on Flask-SQLAlchemy 3.1 (before) and on ScopedDB (after), on TEST_DATABASE_URL,
+    with articles "a1" to "a7", all but "a2" and "a5" published."""
+    if request.param == "before":
+        flask_sqlalchemy_31()
+    module: t.Any = importlib.import_module(f"migrate_fsa_{request.param}")
+    app = module.create_app({"SQLALCHEMY_DATABASE_URI": os.environ["TEST_DATABASE_URL"]})
+    with app.app_context():
+        module.db.create_all()
+        for n in range(1, 8):
+            module.db.session.add(module.BlogArticle(title=f"a{n}", published=n not in (2, 5)))
+        module.db.session.commit()
+    yield module, app
+    with app.app_context():
+        module.db.drop_all()
+        module.db.engine.dispose()
+
+
+def test_the_blog_behaves_the_same_before_and_after(blog: tuple[t.Any, Flask]) -> None:
+    """The Flask-SQLAlchemy app and its migration answer alike: pages, 404s, table names."""
+    module, app = blog
+    client = app.test_client()
+    assert client.get("/articles").json == {"titles": ["a1", "a3"], "pages": [1, 2, 3], "next": 2}
+    assert client.get("/articles?page=3").json == {"titles": ["a7"], "pages": [1, 2, 3], "next": None}
+    assert client.get("/titles?per_page=3&page=2").json == {"titles": ["a4", "a3", "a2"], "total": 7}
+    assert client.get("/articles/4").json == {"title": "a4"}
+    for url in ["/articles?page=4", "/articles?page=0", "/articles?page=x", "/titles?per_page=-1", "/articles/99"]:
+        assert client.get(url).status_code == 404, url
+    assert sorted(module.db.metadata.tables) == ["article_tag", "blog_article"]
+
+
+def test_query_recipe_works_on_model_query_and_session_query(blog: tuple[t.Any, Flask]) -> None:
+    """recipes.Query's methods work on Model.query and on db.session.query(...), as Flask-SQLAlchemy's."""
+    module, app = blog
+    article = module.BlogArticle
+    with app.test_request_context("/?page=2&per_page=4"):
+        assert isinstance(article.query, module.ArticleQuery)  # query_class before, query_property after
+        page = module.db.session.query(article).order_by(article.id).paginate()
+        assert ([a.title for a in page], page.total, page.pages, page.prev_num) == (["a5", "a6", "a7"], 7, 2, 1)
+        assert [a.title for a in page.prev().items] == ["a1", "a2", "a3", "a4"]
+        assert module.db.session.query(article).paginate(count=False).total is None
+        assert article.query.filter_by(title="a3").one_or_404().title == "a3"
+        assert module.db.session.query(article).order_by(article.id).first_or_404().title == "a1"
+        with pytest.raises(NotFound, match="no such article"):
+            article.query.filter_by(title="zz").first_or_404(description="no such article")
+        with pytest.raises(NotFound):
+            article.query.one_or_404()
+    if module is migrate_fsa_after:  # Flask-SQLAlchemy's Query.get_or_404 warns: it calls Query.get
+        with app.app_context():
+            assert article.query.get_or_404(3).title == "a3"
+            with pytest.raises(NotFound):
+                module.db.session.query(article).get_or_404(99)
+
+
+@pytest.fixture(params=["before", "after"])
+def notes(request: pytest.FixtureRequest, tmp_path: Path) -> t.Iterator[tuple[t.Any, Flask]]:
+    """The hand-wired notes app (before) and its ScopedDB migration (after), on an SQLite file."""
+    module: t.Any = importlib.import_module(f"migrate_handwired_{request.param}")
+    app = module.create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'notes.db'}"})
+    yield module, app
+    with app.app_context():
+        module.Session.get_bind().dispose()
+
+
+def test_the_hand_wired_app_behaves_the_same_after_migrating(notes: tuple[t.Any, Flask]) -> None:
+    """The notes app answers alike before and after; only the Session's scope changed."""
+    module, app = notes
+    client = app.test_client()
+    assert client.post("/notes/milk").json == {"id": 1}
+    assert client.get("/notes").json == ["milk"]
+    with app.app_context():
+        outer = module.Session()
+        with app.app_context():
+            inner = module.Session()
+    assert (inner is outer) == (module is migrate_handwired_before)  # per thread, or per app context
+
+
+def test_second_database_recipe_sends_each_base_to_its_engine(tmp_path: Path) -> None:
+    """One Session writes User to SQLALCHEMY_DATABASE_URI and AuditEntry to AUDIT_DATABASE_URI."""
+    app = Flask("two_databases")
+    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'main.db'}"
+    app.config["AUDIT_DATABASE_URI"] = f"sqlite:///{tmp_path / 'audit.db'}"
+    second_database.db.init_app(app)
+    second_database.init_audit(app)
+    with app.app_context():
+        second_database.db.create_all()
+        second_database.AuditBase.metadata.create_all(second_database.audit_engine())
+        second_database.db.session.add_all([second_database.User(name="ann"), second_database.AuditEntry(message="hi")])
+        second_database.db.session.commit()
+        assert second_database.AuditEntry.query.one().message == "hi"
+        assert sa_inspect(second_database.db.engine).get_table_names() == ["user_account"]
+        assert sa_inspect(second_database.audit_engine()).get_table_names() == ["audit_entry"]
+        second_database.db.engine.dispose()
+        second_database.audit_engine().dispose()
