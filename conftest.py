@@ -13,11 +13,13 @@ pytest-xdist), exports its URL as ``TEST_DATABASE_URL`` and drops it at exit.
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import os
 import re
 import sqlite3
 import typing as t
+import uuid
 from contextlib import contextmanager
 from contextvars import Token
 from pathlib import Path
@@ -34,7 +36,6 @@ from sqlalchemy import create_engine
 from sqlalchemy import event
 from sqlalchemy import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import scoped_session
 from sqlalchemy.pool import NullPool
@@ -145,7 +146,9 @@ def connection(app: Flask, db: ScopedDB) -> t.Iterator[Connection]:
 
 
 @pytest.fixture
-def db_session(app: Flask, db: ScopedDB, connection: Connection) -> t.Iterator[scoped_session[Session]]:
+def db_session(
+    request: pytest.FixtureRequest, app: Flask, db: ScopedDB, connection: Connection
+) -> t.Iterator[scoped_session[Session]]:
     """Function scope, part 2 of the pair: ``db.session``, inside a transaction
     that is rolled back after the test.
 
@@ -160,7 +163,7 @@ def db_session(app: Flask, db: ScopedDB, connection: Connection) -> t.Iterator[s
     connection of ``db.engine`` open, or left contexts pushed.
     """
     pool: _TestPool = connection.engine.pool  # type: ignore[assignment]
-    transaction = _begin_clean(connection, pool)
+    transaction = _begin_clean(connection, pool, restart_ids="restart_ids" in request.fixturenames)
     factory = db.session.session_factory
     user_options = dict(factory.kw)
     # "create_savepoint": a Session never commits or rolls back the test's
@@ -216,6 +219,28 @@ def client(app: Flask, db_session: scoped_session[Session]) -> FlaskClient:
     return app.test_client()
 
 
+@pytest.fixture(autouse=True)
+def _block_the_database_outside_the_pair(request: pytest.FixtureRequest) -> None:
+    """Function scope, on for every test: in a test that uses ``app`` or
+    ``db`` but not ``db_session`` (nor ``client``), the app's engine refuses
+    every connection with an error that names them, so nothing is written for
+    good. To put every test of a module inside the pair, add
+    ``pytestmark = pytest.mark.usefixtures("db_session")`` to it; for the
+    whole suite, ``usefixtures = db_session`` in the pytest configuration."""
+    if {"app", "db"} & set(request.fixturenames):
+        request.getfixturevalue("connection")  # it installs the refusing pool
+
+
+@pytest.fixture
+def restart_ids() -> None:
+    """Function scope, opt-in: name it in a test (or ``usefixtures`` it for a
+    module or the suite, like ``db_session``) and every autoincrement id
+    starts where it would in empty tables, on PostgreSQL and MariaDB too
+    (SQLite rolls its counters back with the test anyway). It costs a
+    statement per test on PostgreSQL and an ``ALTER TABLE`` per table the
+    previous test inserted into on MariaDB: README, "Testing"."""
+
+
 @pytest.fixture
 def assert_num_queries(
     connection: Connection, db_session: scoped_session[Session]
@@ -266,7 +291,7 @@ def _recreate_tables(connection: Connection, db: ScopedDB) -> None:
 # -- Starting each test clean. ------------------------------------------------
 
 
-def _begin_clean(connection: Connection, pool: _TestPool) -> t.Any:
+def _begin_clean(connection: Connection, pool: _TestPool, restart_ids: bool) -> t.Any:
     """Begin the test's transaction on a connection with no state left by
     earlier tests; return the transaction.
 
@@ -285,10 +310,13 @@ def _begin_clean(connection: Connection, pool: _TestPool) -> t.Any:
             connection.engine.pool = pool
     if connection.dialect.name == "mysql":
         _reset_mariadb_session(connection)
+        if restart_ids:  # ALTER TABLE commits implicitly: before the test's transaction
+            _restart_auto_increments(connection)
     transaction = connection.begin()
     dbapi_connection = connection.connection.driver_connection
     if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("DEALLOCATE ALL; SELECT pg_advisory_unlock_all()")
+        restart = _sequence_restarts(connection) if restart_ids else ""
+        connection.exec_driver_sql(f"DEALLOCATE ALL; SELECT pg_advisory_unlock_all(){restart}")
     elif connection.dialect.driver == "pysqlite" and not dbapi_connection.in_transaction:  # type: ignore[union-attr]
         # In its legacy transaction mode (the default before Python 3.16),
         # pysqlite sends BEGIN only before INSERT, UPDATE and DELETE: a SAVEPOINT
@@ -318,6 +346,27 @@ def _reset_mariadb_session(connection: Connection) -> None:
             cursor.execute(
                 "SET " + ", ".join(f"SESSION {name} = %s" for name in opened_with), list(opened_with.values())
             )
+
+
+def _sequence_restarts(connection: Connection) -> str:
+    """``; ALTER SEQUENCE ... RESTART`` for every sequence of the test
+    database (it is the run's own), which PostgreSQL rolls back with the test."""
+    restarts = connection.info.get("sequence_restarts")
+    if restarts is None:
+        names = connection.exec_driver_sql("SELECT oid::regclass::text FROM pg_class WHERE relkind = 'S'").scalars()
+        restarts = connection.info["sequence_restarts"] = "".join(f"; ALTER SEQUENCE {n} RESTART" for n in names)
+    return t.cast(str, restarts)
+
+
+def _restart_auto_increments(connection: Connection) -> None:
+    """Set AUTO_INCREMENT back to 1 on the tables whose counter moved."""
+    moved = connection.exec_driver_sql(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND auto_increment > 1"
+    ).scalars()
+    quote = connection.dialect.identifier_preparer.quote
+    for table in moved.all():
+        connection.exec_driver_sql(f"ALTER TABLE {quote(table)} AUTO_INCREMENT = 1")
+    connection.commit()
 
 
 # -- The app's engine during the run: connections join the test. ------------
@@ -384,8 +433,9 @@ class _TestPool(NullPool):
 _DROPPED = "The database server dropped the test's connection during the test; the next test reconnects."
 
 _BLOCKED = (
-    "This test used the app's database without the fixture pair: name db_session"
-    " (or client) in the test, so that what it writes is rolled back after it."
+    "This test used the app's database outside the fixture pair, where what it writes would stay for"
+    " good: name db_session (or client) in the test, or put its whole module inside the pair with"
+    ' pytestmark = pytest.mark.usefixtures("db_session").'
 )
 
 
@@ -533,60 +583,154 @@ if "RequestContext" in vars(flask.ctx):  # Flask <= 3.1; 3.2 merged it into AppC
     _own_request_context = _RequestContextOfItsOwn
 
 
-# -- One database per test process. --------------------------------------
+# -- Databases of the run's own. -------------------------------------------
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Create this test process's own database and export its URL as
-    ``TEST_DATABASE_URL`` before any test module is imported."""
-    if os.environ.get("PYTEST_XDIST_WORKER") is None and getattr(config.option, "numprocesses", None):
-        return  # The pytest-xdist controller runs no tests; its workers do.
+    ``TEST_DATABASE_URL`` before any test module is imported.
+
+    The database is named after the one ``TEST_DATABASE_URL`` names, the run
+    and the worker (``test_pytest_1a2b3c4d_main``, ``..._gw0``), so runs never
+    share one. The process holds a lock on it while it lives (an advisory lock
+    on PostgreSQL, ``GET_LOCK`` on MariaDB, ``flock`` on an SQLite file), which
+    the server or the kernel releases when the process dies, however it dies.
+    Before creating any, a run drops every such database whose lock is free:
+    the leftovers of runs that were killed. It never touches a locked one.
+    """
     named = make_url(os.environ.get("TEST_DATABASE_URL", "sqlite:///test.db"))
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    url = _database_for(named, worker)
-    _drop_database(named, url)  # A leftover of an interrupted run.
-    _create_database(named, url)
-    os.environ["TEST_DATABASE_URL"] = url.render_as_string(hide_password=False)
-    config.add_cleanup(lambda: _drop_database(named, url))
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:  # the run's first process: the xdist controller, or the only one
+        _Server(named).drop_databases_of_dead_runs()
+        if getattr(config.option, "numprocesses", None):
+            return  # The controller runs no tests; its workers do.
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
+    database = _Server(named).create_database_of_this_process(f"{run[:8]}_{worker or 'main'}")
+    os.environ["TEST_DATABASE_URL"] = database.url.render_as_string(hide_password=False)
+    config.add_cleanup(database.drop)
 
 
-def _database_for(named: URL, worker: str) -> URL:
-    """The URL of ``worker``'s own database, beside the one ``named``."""
-    if named.get_backend_name() == "sqlite":
-        if named.database in (None, "", ":memory:"):
-            return named  # Private to the process already.
-        path = Path(named.database or "").resolve()
-        return named.set(database=str(path.with_name(f"{path.stem}_{worker}{path.suffix}")))
-    if named.get_backend_name() in ("postgresql", "mysql", "mariadb"):
-        return named.set(database=f"{named.database}_{worker}")
-    raise pytest.UsageError(f"conftest.py cannot create test databases on {named.get_backend_name()!r}.")
+class _Server:
+    """The database server (or SQLite folder) that ``TEST_DATABASE_URL`` names."""
+
+    def __init__(self, named: URL) -> None:
+        self.named = named
+        self.backend = named.get_backend_name()
+        if self.backend not in ("sqlite", "postgresql", "mysql", "mariadb"):
+            raise pytest.UsageError(
+                f"TEST_DATABASE_URL names a {self.backend!r} database: conftest.py creates test databases on"
+                " SQLite, PostgreSQL and MariaDB/MySQL only. Point it at one of those."
+            )
+        self.memory = self.backend == "sqlite" and named.database in (None, "", ":memory:")
+        path = Path(named.database or "test.db").resolve()
+        self.pattern = re.compile(
+            rf"{re.escape(path.stem if self.backend == 'sqlite' else named.database or '')}_pytest_[0-9a-f]{{8}}_(main|gw\d+)"
+        )
+
+    def drop_databases_of_dead_runs(self) -> None:
+        if self.memory:
+            return
+        for name in self._databases():
+            if self.pattern.fullmatch(name):
+                database = _Database(self, name)
+                if database.lock(wait=False):
+                    database.drop()
+
+    def create_database_of_this_process(self, suffix: str) -> _Database:
+        if self.memory:
+            return _Database(self, None)
+        stem = Path(self.named.database or "").stem if self.backend == "sqlite" else self.named.database
+        database = _Database(self, f"{stem}_pytest_{suffix}")
+        database.lock(wait=True)
+        database.create()
+        return database
+
+    def _databases(self) -> list[str]:
+        if self.backend == "sqlite":
+            folder = Path(self.named.database or "").resolve().parent
+            return [path.stem for path in folder.glob(f"*{Path(self.named.database or '').suffix}")]
+        listing = "SELECT datname FROM pg_database" if self.backend == "postgresql" else "SHOW DATABASES"
+        with self.connect() as connection:
+            return list(connection.exec_driver_sql(listing).scalars())
+
+    def connect(self) -> Connection:
+        """An AUTOCOMMIT connection to the named database, or a UsageError that says what is wrong."""
+        engine = create_engine(self.named, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        try:
+            return engine.connect()
+        except DBAPIError as error:
+            raise pytest.UsageError(_setup_error(self.named, error)) from None
 
 
-def _create_database(named: URL, url: URL) -> None:
-    if named.get_backend_name() != "sqlite":
-        _run_on_server(named, "CREATE DATABASE {}", url.database)
+class _Database:
+    """One process's test database, and the lock that says its owner lives."""
+
+    def __init__(self, server: _Server, name: str | None) -> None:
+        self.server = server
+        self.name = name
+        self._lock: t.Any = None
+        if server.memory:
+            self.url = server.named
+        elif server.backend == "sqlite":
+            self.url = server.named.set(database=str(Path(server.named.database or "").resolve().with_stem(name or "")))
+        else:
+            self.url = server.named.set(database=name)
+
+    def lock(self, *, wait: bool) -> bool:
+        """Take the lock; without ``wait``, only if it is free."""
+        if self.server.backend == "sqlite":
+            self._lock = open(self.url.database or "", "a")  # noqa: SIM115 (held until drop)
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                self._lock.close()
+                return False
+            return True
+        self._lock = self.server.connect()
+        if self.server.backend == "postgresql":
+            take = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
+            sql = f"SELECT {take}(hashtext('flask_scoped_db'), hashtext(%(name)s))"
+        else:
+            sql = f"SELECT GET_LOCK(%(name)s, {60 if wait else 0})"
+        if self._lock.exec_driver_sql(sql, {"name": self.name}).scalar() in (True, 1) or wait:
+            return True
+        self._lock.close()
+        return False
+
+    def create(self) -> None:
+        if self.server.backend != "sqlite":
+            self._lock.exec_driver_sql(f"CREATE DATABASE {self._quoted()}")
+
+    def drop(self) -> None:
+        """Drop the database, then release the lock."""
+        if self.server.memory:
+            return
+        if self.server.backend == "sqlite":
+            for suffix in ("", "-journal", "-wal", "-shm"):
+                Path(f"{self.url.database}{suffix}").unlink(missing_ok=True)
+        else:
+            force = " WITH (FORCE)" if self.server.backend == "postgresql" else ""
+            self._lock.exec_driver_sql(f"DROP DATABASE IF EXISTS {self._quoted()}{force}")
+        self._lock.close()
+
+    def _quoted(self) -> str:
+        return t.cast(str, self._lock.dialect.identifier_preparer.quote(self.name))
 
 
-def _drop_database(named: URL, url: URL) -> None:
-    if named.get_backend_name() == "postgresql":
-        _run_on_server(named, "DROP DATABASE IF EXISTS {} WITH (FORCE)", url.database)
-    elif named.get_backend_name() != "sqlite":
-        _run_on_server(named, "DROP DATABASE IF EXISTS {}", url.database)
-    elif url.database not in (None, "", ":memory:"):
-        for suffix in ("", "-journal", "-wal", "-shm"):
-            Path(f"{url.database}{suffix}").unlink(missing_ok=True)
-
-
-def _run_on_server(named: URL, statement: str, database: str | None) -> None:
-    engine = create_engine(named, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            quoted = connection.dialect.identifier_preparer.quote(database or "")
-            connection.exec_driver_sql(statement.format(quoted))
-    except OperationalError as e:
-        raise pytest.UsageError(
-            f"Cannot reach {named.render_as_string()} for the tests ({e.orig}):"
-            " start the server, or point TEST_DATABASE_URL at one that runs."
-        ) from None
-    finally:
-        engine.dispose()
+def _setup_error(named: URL, error: DBAPIError) -> str:
+    """What went wrong connecting to ``named``, and what to do about it."""
+    server = named.set(database=None).render_as_string()
+    message = str(error.orig)
+    number = (getattr(error.orig, "args", None) or [None])[0]  # PyMySQL's error number; psycopg has none here
+    if number == 1049 or re.search(r'database ".*" does not exist', message):
+        return (
+            f"TEST_DATABASE_URL names the database {named.database!r}, which does not exist on {server}."
+            f" Create it (CREATE DATABASE {named.database}), or name any database that exists there:"
+            " the tests only create their own beside it."
+        )
+    if number in (1044, 1045, 1698) or re.search(r'role ".*" does not exist|authentication failed', message):
+        return f"{server} refused the user {named.username!r} ({message}): check the user and password in TEST_DATABASE_URL."
+    return (
+        f"Cannot reach {server} for the tests ({error.orig}): start the server, or point"
+        " TEST_DATABASE_URL at one that runs."
+    )

@@ -11,9 +11,11 @@ import gc
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
+import time
 import typing as t
 from importlib.metadata import version
 from pathlib import Path
@@ -47,6 +49,7 @@ from sqlalchemy.pool import StaticPool
 from werkzeug.exceptions import NotFound
 
 from conftest import Item
+from conftest import _Server
 from conftest import db
 from flask_scoped_db import ScopedDB
 
@@ -570,11 +573,19 @@ def count_through_the_engine() -> str:
         return str(engine_connection.scalar(select(func.count()).select_from(Item)))
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def probe_views(app: Flask) -> None:
-    """Session scope: the views above, on the pair's app, before its first request."""
+    """Session scope: the views above, on the pair's app. Every test that
+    makes requests asks for it through ``client`` below, so it runs before
+    the app's first request, as Flask requires."""
     app.register_blueprint(probes)
     app.secret_key = "probes"  # for client.session_transaction()
+
+
+@pytest.fixture
+def client(client: FlaskClient, probe_views: None) -> FlaskClient:
+    """conftest.py's client, on an app with the probe views."""
+    return client
 
 
 @pytest.fixture
@@ -1031,18 +1042,31 @@ if BACKEND != "sqlite":
     INNER_FAILURES["ERROR at teardown of test_drops_its_connection"] = "Failed: The database server dropped"
 
 
-def run_pytest(directory: Path, conftest: str, tests: str) -> str:
-    """Run ``tests`` with ``conftest`` in a pytest subprocess of their own, in
-    file order; return its report (with a -rA summary line per test)."""
-    directory.mkdir()
+def inner_pytest(directory: Path, conftest: str, tests: str, *options: str, **env: str) -> subprocess.Popen[str]:
+    """Start ``tests`` with ``conftest`` in a pytest subprocess of their own,
+    in file order, with -rA summary lines and warnings as errors."""
+    directory.mkdir(exist_ok=True)
     (directory / "conftest.py").write_text(conftest)
     (directory / "test_inner.py").write_text(tests)
-    env = {key: value for key, value in os.environ.items() if key != "PYTEST_XDIST_WORKER"}
-    env["COLUMNS"] = "400"  # the summary's reasons in full
-    options = ["-rA", "-p", "no:randomly", "-p", "no:cacheprovider", "-p", "no:xdist", "-W", "error"]
-    command = [sys.executable, "-m", "pytest", *options]
-    done = subprocess.run(command, check=False, cwd=directory, env=env, capture_output=True, text=True, timeout=300)
-    return done.stdout + done.stderr
+    xdist = ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_TESTRUNUID")
+    environ = {key: value for key, value in os.environ.items() if key not in xdist}
+    environ["COLUMNS"] = "400"  # the summary's reasons in full
+    command = [sys.executable, "-m", "pytest", "-rA", "-p", "no:randomly", "-p", "no:cacheprovider", "-W", "error"]
+    return subprocess.Popen(
+        [*command, *(options or ["-p", "no:xdist"])],
+        cwd=directory,
+        env={**environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def run_pytest(directory: Path, conftest: str, tests: str, *options: str, **env: str) -> str:
+    """Run ``tests`` as :func:`inner_pytest` does; return the report."""
+    report, _ = inner_pytest(directory, conftest, tests, *options, **env).communicate(timeout=300)
+    return report
 
 
 def summary(report: str) -> dict[str, str]:
@@ -1198,6 +1222,214 @@ def test_an_sqlite_engine_that_begins_its_own_transactions_works_with_the_pair(t
     report = run_pytest(tmp_path / "run", conftest, SQLITE_MODE_TESTS.format(mode=SQLITE_MODES[mode]))
     assert summary(report) == {}, report
     assert "3 passed" in report, report
+
+
+# -- Test runs: a forgotten pair, opt-ins, parallel runs, set-up mistakes -----
+
+CONFTEST = Path(__file__).with_name("conftest.py").read_text()
+
+FORGETFUL_TESTS = """
+import pytest
+from sqlalchemy import func, select
+
+from conftest import Item
+
+def test_forgets_the_pair_in_a_context_of_its_own(app, db):
+    with app.app_context():
+        db.session.add(Item(name="forgotten"))
+        db.session.commit()
+
+def test_forgets_the_pair_with_the_engine(app, db):
+    with app.app_context(), db.engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO item (name) VALUES ('forgotten')")
+
+def test_forgets_the_pair_under_pytest_flask(request, app, db):
+    if not request.config.pluginmanager.has_plugin("flask"):
+        pytest.skip("pytest-flask pushes the context")
+    db.session.add(Item(name="forgotten"))
+    db.session.commit()
+
+def test_never_touches_the_database(app):
+    assert app.config["TESTING"]
+
+def test_finds_no_row(db_session):
+    assert db_session.scalar(select(func.count()).select_from(Item)) == 0
+"""
+
+
+@pytest.mark.parametrize("pytest_flask", ["with pytest-flask", "without pytest-flask"])
+def test_a_test_that_forgets_the_pair_fails_and_writes_nothing(tmp_path: Path, pytest_flask: str) -> None:
+    """Using the app's database without db_session fails at once, naming db_session, and leaves no row."""
+    options = ["-p", "no:xdist"] if pytest_flask == "with pytest-flask" else ["-p", "no:xdist", "-p", "no:flask"]
+    report = run_pytest(tmp_path, CONFTEST, FORGETFUL_TESTS, *options)
+    forgetful = {"test_forgets_the_pair_in_a_context_of_its_own", "test_forgets_the_pair_with_the_engine"}
+    if pytest_flask == "with pytest-flask":
+        forgetful.add("test_forgets_the_pair_under_pytest_flask")
+    assert set(summary(report)) == {f"FAILED {name}" for name in forgetful}, report
+    assert all("outside the fixture pair" in reason and "db_session" in reason for reason in summary(report).values())
+    assert re.search(r"^PASSED test_inner\.py::test_finds_no_row", report, re.MULTILINE), report
+
+
+OPTED_IN_TESTS = """
+from sqlalchemy import func, select
+
+from conftest import Item
+
+def test_writes_without_naming_the_pair(app, db):
+    with app.app_context():
+        db.session.add(Item(name="inside"))
+        db.session.commit()
+        assert db.session.scalar(select(func.count()).select_from(Item)) == 1
+
+def test_finds_no_row(db):
+    assert db.session.scalar(select(func.count()).select_from(Item)) == 0
+"""
+
+
+@pytest.mark.parametrize("scope", ["module", "suite"])
+def test_a_module_or_the_suite_can_put_every_test_inside_the_pair(tmp_path: Path, scope: str) -> None:
+    """`pytestmark = pytest.mark.usefixtures("db_session")` (a module) or `usefixtures = db_session` (the
+    configuration) runs every test inside the pair, named or not."""
+    if scope == "module":
+        report = run_pytest(
+            tmp_path, CONFTEST, 'import pytest\npytestmark = pytest.mark.usefixtures("db_session")\n' + OPTED_IN_TESTS
+        )
+    else:
+        report = run_pytest(tmp_path, CONFTEST, OPTED_IN_TESTS, "-p", "no:xdist", "-o", "usefixtures=db_session")
+    assert "2 passed" in report and summary(report) == {}, report
+
+
+IDS_TESTS = """
+import os
+
+import pytest
+
+from conftest import Item
+
+def new_id(db_session, name):
+    item = Item(name=name)
+    db_session.add(item)
+    db_session.commit()
+    return item.id
+
+def test_takes_an_id_without_the_opt_in(db_session):
+    new_id(db_session, "a")
+
+def test_ids_without_the_opt_in_go_on(db_session):
+    assert new_id(db_session, "a") == (1 if os.environ["TEST_DATABASE_URL"].startswith("sqlite") else 2)
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_ids_start_at_one(db_session, restart_ids, n):
+    assert [new_id(db_session, "a"), new_id(db_session, "b")] == [1, 2]
+"""
+
+
+def test_restart_ids_makes_every_test_start_ids_at_one(tmp_path: Path) -> None:
+    """With restart_ids each test's first id is 1 on every backend; a test without it is left alone."""
+    report = run_pytest(tmp_path, CONFTEST, IDS_TESTS)
+    assert "4 passed" in report and summary(report) == {}, report
+
+
+SLOW_TESTS = """
+import os
+import time
+
+import pytest
+
+from sqlalchemy import func, select
+
+from conftest import Item
+
+def test_writes_while_another_run_does(db_session):
+    for n in range(20):
+        db_session.add(Item(name=f"item {n}"))
+        db_session.commit()
+        time.sleep(0.02)
+    assert db_session.scalar(select(func.count()).select_from(Item)) == 20
+
+@pytest.mark.parametrize("n", range(4))  # one test for each of four workers
+def test_waits_for_its_signal(db_session, n):
+    while os.environ.get("WAIT_FOR") and not os.path.exists(os.environ["WAIT_FOR"]):
+        time.sleep(0.05)
+"""
+
+
+def databases_of_inner_runs() -> set[str]:
+    """The test databases that runs started from this test process have now."""
+    server = _Server(make_url(os.environ["TEST_DATABASE_URL"]))
+    return {name for name in server._databases() if server.pattern.fullmatch(name)}
+
+
+def test_two_runs_at_once_on_one_server_both_pass(tmp_path: Path) -> None:
+    """Two runs started together get databases of their own: both pass, and neither leaves one behind."""
+    runs = [inner_pytest(tmp_path / f"run{n}", CONFTEST, SLOW_TESTS) for n in (1, 2)]
+    reports = [run.communicate(timeout=300)[0] for run in runs]
+    assert ["5 passed" in report for report in reports] == [True, True], reports
+    assert databases_of_inner_runs() == set()
+
+
+def wait_for(condition: t.Callable[[], bool]) -> None:
+    for _ in range(600):
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+@pytest.mark.skipif(IS_SQLITE_MEMORY, reason="an SQLite :memory: database dies with its process")
+def test_a_killed_runs_databases_are_dropped_by_the_next_run_and_a_live_ones_kept(tmp_path: Path) -> None:
+    """A run killed with SIGKILL under -n 4 leaves four databases; a later -n 2 run drops them all, and
+    leaves alone those of a run that is still going."""
+    signal_file = tmp_path / "go"
+    live = inner_pytest(tmp_path / "live", CONFTEST, SLOW_TESTS, "-n", "2", WAIT_FOR=str(signal_file))
+    killed = inner_pytest(tmp_path / "killed", CONFTEST, SLOW_TESTS, "-n", "4", WAIT_FOR=str(signal_file))
+    try:
+        wait_for(lambda: len(databases_of_inner_runs()) == 6)
+        os.killpg(killed.pid, signal.SIGKILL)
+        killed.communicate()
+        later = run_pytest(tmp_path / "later", CONFTEST, SLOW_TESTS, "-n", "2")
+        assert "5 passed" in later, later
+        assert {name[-3:] for name in databases_of_inner_runs()} == {"gw0", "gw1"}  # the live run's two
+        signal_file.touch()
+        assert "5 passed" in live.communicate(timeout=300)[0]
+        assert databases_of_inner_runs() == set()
+    finally:
+        signal_file.touch()
+        if live.returncode is None:
+            live.communicate(timeout=300)
+
+
+SETUP_MISTAKES = {
+    "a database that does not exist": ("/no_such_database", "does not exist on", "CREATE DATABASE no_such_database"),
+    "a user the server refuses": ("nobody_here@", "refused the user 'nobody_here'", "check the user and password"),
+    "no server at that address": (":1/", "Cannot reach", "start the server"),
+    "a backend conftest.py cannot serve": ("oracle://", "creates test databases on", "SQLite, PostgreSQL and"),
+}
+
+
+def mistaken_url(mistake: str) -> str:
+    """The run's server URL, changed to make ``mistake``."""
+    url = make_url(os.environ["TEST_DATABASE_URL"])
+    if mistake == "a database that does not exist":
+        return url.set(database="no_such_database").render_as_string()
+    if mistake == "a user the server refuses":
+        return url.set(username="nobody_here").render_as_string()
+    if mistake == "no server at that address":
+        return url.set(host="127.0.0.1", port=1).render_as_string()
+    return "oracle://scott@127.0.0.1/orcl"
+
+
+@pytest.mark.parametrize("mistake", SETUP_MISTAKES)
+def test_a_setup_mistake_fails_once_saying_what_to_do(tmp_path: Path, mistake: str) -> None:
+    """Each set-up mistake stops a -n 2 run once, with one message naming the problem and the fix, and an
+    exit code that is neither 0 nor 5 ("no tests ran")."""
+    if BACKEND == "sqlite" and mistake != "a backend conftest.py cannot serve":
+        pytest.skip("SQLite has no server, users or missing databases")
+    _, problem, fix = SETUP_MISTAKES[mistake]
+    run = inner_pytest(tmp_path, CONFTEST, SLOW_TESTS, "-n", "2", TEST_DATABASE_URL=mistaken_url(mistake))
+    report = run.communicate(timeout=300)[0]
+    assert run.returncode not in (0, 5), report
+    assert report.count(problem) == 1 and fix in report, report
 
 
 # -- The README's code -------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import typing as t
 
 import pytest
 from flask import Flask
@@ -17,8 +18,11 @@ from flask_scoped_db import ScopedDB
 
 
 @pytest.fixture(scope="session")
-def app() -> Flask:
-    return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": os.environ["TEST_DATABASE_URL"]})
+def app() -> t.Iterator[Flask]:
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": os.environ["TEST_DATABASE_URL"]})
+    yield app
+    with app.app_context():
+        todo_db.engine.dispose()
 
 
 @pytest.fixture(scope="session")
