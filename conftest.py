@@ -309,27 +309,40 @@ def _begin_clean(connection: Connection, pool: _TestPool, restart_ids: bool) -> 
         finally:
             connection.engine.pool = pool
     if connection.dialect.name == "mysql":
-        _reset_mariadb_session(connection)
-        if restart_ids:  # ALTER TABLE commits implicitly: before the test's transaction
-            _restart_auto_increments(connection)
+        _reset_mariadb_session(connection, restart_ids)
     transaction = connection.begin()
-    dbapi_connection = connection.connection.driver_connection
-    if connection.dialect.name == "postgresql":
-        restart = _sequence_restarts(connection) if restart_ids else ""
-        connection.exec_driver_sql(f"DEALLOCATE ALL; SELECT pg_advisory_unlock_all(){restart}")
-    elif connection.dialect.driver == "pysqlite" and not dbapi_connection.in_transaction:  # type: ignore[union-attr]
-        # In its legacy transaction mode (the default before Python 3.16),
-        # pysqlite sends BEGIN only before INSERT, UPDATE and DELETE: a SAVEPOINT
-        # sent first opens no transaction, and its RELEASE is a real COMMIT.
-        # Where the driver (autocommit=False, Python 3.12+) or the app's own
-        # "begin" event already opened a transaction, there is nothing to do.
-        connection.exec_driver_sql("BEGIN")
+    try:
+        dbapi_connection = connection.connection.driver_connection
+        if connection.dialect.name == "postgresql":
+            _reset_postgresql_session(connection, restart_ids)
+        elif connection.dialect.driver == "pysqlite" and not dbapi_connection.in_transaction:  # type: ignore[union-attr]
+            # In its legacy transaction mode (the default before Python 3.16),
+            # pysqlite sends BEGIN only before INSERT, UPDATE and DELETE: a SAVEPOINT
+            # sent first opens no transaction, and its RELEASE is a real COMMIT.
+            # Where the driver (autocommit=False, Python 3.12+) or the app's own
+            # "begin" event already opened a transaction, there is nothing to do.
+            connection.exec_driver_sql("BEGIN")
+    except BaseException:
+        transaction.rollback()
+        raise
     return transaction
 
 
-def _reset_mariadb_session(connection: Connection) -> None:
+def _reset_postgresql_session(connection: Connection, restart_ids: bool) -> None:
+    """Release advisory locks and drop prepared statements, in one statement
+    inside the test's transaction; with ``restart_ids``, set every sequence
+    that moved back to its start value too (``setval`` is not transactional)."""
+    restart = "; SELECT setval(quote_ident(schemaname) || '.' || quote_ident(sequencename), start_value, false)"
+    restart += " FROM pg_sequences WHERE last_value IS NOT NULL"
+    connection.exec_driver_sql(f"DEALLOCATE ALL; SELECT pg_advisory_unlock_all(){restart if restart_ids else ''}")
+
+
+def _reset_mariadb_session(connection: Connection, restart_ids: bool) -> None:
     """COM_RESET_CONNECTION, then the session variables the connection was
-    opened with (``autocommit=0`` at least) set again. PyMySQL only."""
+    opened with (``autocommit=0`` at least) set again. PyMySQL only. With
+    ``restart_ids``, AUTO_INCREMENT goes back to 1 on every table whose
+    counter moved (ALTER TABLE commits implicitly: this runs before the
+    test's transaction)."""
     dbapi_connection: t.Any = connection.connection.driver_connection
     opened_with = connection.info.get("session_variables")
     if opened_with is None:
@@ -346,16 +359,8 @@ def _reset_mariadb_session(connection: Connection) -> None:
             cursor.execute(
                 "SET " + ", ".join(f"SESSION {name} = %s" for name in opened_with), list(opened_with.values())
             )
-
-
-def _sequence_restarts(connection: Connection) -> str:
-    """``; ALTER SEQUENCE ... RESTART`` for every sequence of the test
-    database (it is the run's own), which PostgreSQL rolls back with the test."""
-    restarts = connection.info.get("sequence_restarts")
-    if restarts is None:
-        names = connection.exec_driver_sql("SELECT oid::regclass::text FROM pg_class WHERE relkind = 'S'").scalars()
-        restarts = connection.info["sequence_restarts"] = "".join(f"; ALTER SEQUENCE {n} RESTART" for n in names)
-    return t.cast(str, restarts)
+    if restart_ids:
+        _restart_auto_increments(connection)
 
 
 def _restart_auto_increments(connection: Connection) -> None:

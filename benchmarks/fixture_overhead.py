@@ -42,6 +42,9 @@ import conftest
 Strategy = t.Callable[..., t.Iterator[t.Any]] | None
 FLOOR, BARE, PAIR = "floor (no database)", "bare connection + SAVEPOINT, no Flask", "our pair (conftest.py)"
 CREATE_ALL = "create_all/drop_all"
+RESET_OFF = "our pair without the state reset"
+RESTART_IDS = "our pair with restart_ids"
+NO_BLOCKER = "our pair without the blocker"  # whole runs only: the blocker is an autouse fixture
 
 
 def strategies_for(backend: str) -> dict[str, tuple[Strategy, str]]:
@@ -50,13 +53,16 @@ def strategies_for(backend: str) -> dict[str, tuple[Strategy, str]]:
         FLOOR: (None, ""),
         BARE: (strategies.bare_savepoint, "bare_savepoint"),
         # The fixture functions themselves, undecorated: pytest keeps them there.
-        PAIR: (conftest.db_session.__wrapped__, ""),  # type: ignore[attr-defined]
+        PAIR: (strategies.pair, ""),
+        RESET_OFF: (strategies.pair_without_state_reset, "no reset"),
+        RESTART_IDS: (strategies.pair_with_restart_ids, "restart_ids"),
+        NO_BLOCKER: (strategies.pair, "no blocker"),
         "DELETE every table": (strategies.delete_all, "delete_all"),
         "TRUNCATE every table": (strategies.truncate_all, "truncate_all"),
         CREATE_ALL: (strategies.create_all_drop_all, "create_all_drop_all"),
     }
     if backend == "sqlite":
-        del chosen["TRUNCATE every table"]
+        del chosen["TRUNCATE every table"], chosen[RESET_OFF], chosen[RESTART_IDS]  # nothing to reset there
     return chosen
 
 
@@ -78,12 +84,12 @@ def in_process(url: str, chosen: dict[str, tuple[Strategy, str]], rounds: int, n
         return run
 
     try:
-        shared = {name: runner(s) for name, (s, _) in chosen.items() if name != CREATE_ALL}
+        shared = {name: runner(s) for name, (s, _) in chosen.items() if name not in (CREATE_ALL, NO_BLOCKER)}
         samples = interleaved(shared, rounds, n)
-        with app.app_context():
+        with strategies.own_pool(connection.engine), app.app_context():
             strategies.db.drop_all()
         samples |= interleaved({CREATE_ALL: runner(chosen[CREATE_ALL][0])}, rounds, n)
-        with app.app_context():
+        with strategies.own_pool(connection.engine), app.app_context():
             strategies.db.create_all()
     finally:
         for _ in connection_fixture:
@@ -102,19 +108,26 @@ def generated_run(directory: Path, strategy_name: str, tests: int) -> None:
         header = ""
     else:
         override = ""
-        if strategy_name:
+        own = (ROOT / "conftest.py").read_text()
+        body = "def test_{i}(db_session) -> None:\n    workload(db_session)\n"
+        if strategy_name == "no blocker":
+            own = own.replace("@pytest.fixture(autouse=True)\ndef _block", "@pytest.fixture\ndef _block")
+        elif strategy_name == "no reset":
+            override = "\n\n_reset_postgresql_session = _reset_mariadb_session = lambda connection, restart_ids: None\n"
+        elif strategy_name == "restart_ids":
+            body = "def test_{i}(db_session, restart_ids) -> None:\n    workload(db_session)\n"
+        elif strategy_name:
             override = (
                 f"\n\nfrom fixture_strategies import {strategy_name} as _strategy\n\n\n"
                 "@pytest.fixture\ndef db_session(app, db, connection):\n"
                 "    yield from _strategy(app, db, connection)\n"
             )
-        (directory / "conftest.py").write_text((ROOT / "conftest.py").read_text() + override)
+        (directory / "conftest.py").write_text(own + override)
         header = (
             "import os\n\nimport pytest\nfrom fixture_strategies import create_app, db as bench_db, workload\n\n\n"
             '@pytest.fixture(scope="session")\ndef app():\n    return create_app(os.environ["TEST_DATABASE_URL"])\n\n\n'
             '@pytest.fixture(scope="session")\ndef db():\n    return bench_db\n\n\n'
         )
-        body = "def test_{i}(db_session) -> None:\n    workload(db_session)\n"
     (directory / "test_generated.py").write_text(header + "\n\n".join(body.format(i=i) for i in range(tests)))
 
 
@@ -157,6 +170,15 @@ def report(title: str, seconds: dict[str, float]) -> tuple[float, float, float]:
     return (pair - floor) / (bare - floor), (create - floor) / (pair - floor), (delete - floor) / (pair - floor)
 
 
+def extras(seconds: dict[str, float]) -> str:
+    """What the state reset, restart_ids and the blocker cost per test, where measured."""
+    pair = seconds[PAIR]
+    parts = [f"reset {(pair - seconds[RESET_OFF]) * 1e6:+,.0f} us" if RESET_OFF in seconds else ""]
+    parts.append(f"restart_ids {(seconds[RESTART_IDS] - pair) * 1e6:+,.0f} us" if RESTART_IDS in seconds else "")
+    parts.append(f"blocker {(pair - seconds[NO_BLOCKER]) * 1e6:+,.0f} us" if NO_BLOCKER in seconds else "")
+    return ", ".join(part for part in parts if part)
+
+
 def main() -> int:
     args = arguments(__doc__.splitlines()[0], ["sqlite", "postgresql", "mariadb"], rounds=9, loop=60, tests=200)
     pytest_rounds = 3
@@ -185,7 +207,8 @@ def main() -> int:
             summary.append(
                 f"{backend}: pair/bare {ratios[0]:.2f}x (whole runs {whole[0]:.2f}x),"
                 f" create_all/drop_all {ratios[1]:.0f}x ({whole[1]:.0f}x), DELETE {ratios[2]:.1f}x ({whole[2]:.1f}x)"
-                f" the pair's net cost [{time.perf_counter() - start:.0f}s]"
+                f" the pair's net cost; per test: {extras(loop)} (whole runs: {extras(runs)})"
+                f" [{time.perf_counter() - start:.0f}s]"
             )
     print()
     print("fixture_overhead:", "; ".join(summary), "| checks:", "FAILED" if failures else "all passed")

@@ -8,10 +8,14 @@ pytest runs as the body of a ``db_session`` fixture.
 
 from __future__ import annotations
 
+import types
 import typing as t
+from contextlib import contextmanager
 
+import pytest
 from flask import Flask
 from sqlalchemy import Connection
+from sqlalchemy import Engine
 from sqlalchemy import ForeignKey
 from sqlalchemy import Integer
 from sqlalchemy import String
@@ -67,10 +71,47 @@ SessionIterator = t.Iterator[Session | scoped_session[Session]]
 def bare_savepoint(app: Flask, db: ScopedDB, connection: Connection) -> SessionIterator:
     """The SQLAlchemy docs' recipe with no Flask: a Session joined to the connection's transaction."""
     transaction = connection.begin()
+    if connection.dialect.driver == "pysqlite" and not connection.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
+        connection.exec_driver_sql("BEGIN")  # the pysqlite fix that any correct SQLite fixture needs
     session = Session(bind=connection, join_transaction_mode="create_savepoint")
     yield session
     session.close()
     transaction.rollback()
+
+
+def pair(app: Flask, db: ScopedDB, connection: Connection, *, restart_ids: bool = False) -> SessionIterator:
+    """conftest.py's own db_session (optionally with restart_ids), called as pytest would."""
+    import conftest  # the one pytest loaded: in a generated run, that run's own
+
+    request = types.SimpleNamespace(fixturenames=["restart_ids"] if restart_ids else [])
+    yield from conftest.db_session.__wrapped__(request, app, db, connection)  # type: ignore[attr-defined]
+
+
+def pair_with_restart_ids(app: Flask, db: ScopedDB, connection: Connection) -> SessionIterator:
+    """Our pair, with the opt-in restart of every autoincrement counter before each test."""
+    yield from pair(app, db, connection, restart_ids=True)
+
+
+def pair_without_state_reset(app: Flask, db: ScopedDB, connection: Connection) -> SessionIterator:
+    """Our pair with the per-backend session-state reset switched off, to measure the reset."""
+    import conftest
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(conftest, "_reset_postgresql_session", lambda connection, restart_ids: None)
+        patch.setattr(conftest, "_reset_mariadb_session", lambda connection, restart_ids: None)
+        yield from pair(app, db, connection)
+
+
+@contextmanager
+def own_pool(engine: Engine) -> t.Iterator[None]:
+    """The engine's own pool back for a strategy that is not the pair: while
+    the pair runs, conftest.py's pool refuses connections outside db_session."""
+    test_pool = engine.pool
+    engine.pool = getattr(test_pool, "original", test_pool)
+    try:
+        yield
+    finally:
+        engine.pool = test_pool
 
 
 def _in_app_context(app: Flask, db: ScopedDB) -> SessionIterator:
@@ -80,30 +121,33 @@ def _in_app_context(app: Flask, db: ScopedDB) -> SessionIterator:
 
 def create_all_drop_all(app: Flask, db: ScopedDB, connection: Connection) -> SessionIterator:
     """Fresh tables for every test."""
-    with app.app_context():
-        db.create_all()
-    yield from _in_app_context(app, db)
-    with app.app_context():
-        db.drop_all()
+    with own_pool(connection.engine):
+        with app.app_context():
+            db.create_all()
+        yield from _in_app_context(app, db)
+        with app.app_context():
+            db.drop_all()
 
 
 def delete_all(app: Flask, db: ScopedDB, connection: Connection) -> SessionIterator:
     """DELETE FROM every table after every test."""
-    yield from _in_app_context(app, db)
-    with app.app_context(), db.engine.begin() as cleaning:
-        for table in reversed(db.metadata.sorted_tables):
-            cleaning.execute(table.delete())
+    with own_pool(connection.engine):
+        yield from _in_app_context(app, db)
+        with app.app_context(), db.engine.begin() as cleaning:
+            for table in reversed(db.metadata.sorted_tables):
+                cleaning.execute(table.delete())
 
 
 def truncate_all(app: Flask, db: ScopedDB, connection: Connection) -> SessionIterator:
     """TRUNCATE every table after every test (database servers only)."""
-    yield from _in_app_context(app, db)
-    names = [table.name for table in db.metadata.sorted_tables]
-    with app.app_context(), db.engine.begin() as cleaning:
-        if cleaning.dialect.name == "postgresql":
-            cleaning.exec_driver_sql(f"TRUNCATE {', '.join(names)}")
-        else:
-            cleaning.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
-            for name in names:
-                cleaning.exec_driver_sql(f"TRUNCATE {name}")
-            cleaning.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
+    with own_pool(connection.engine):
+        yield from _in_app_context(app, db)
+        names = [table.name for table in db.metadata.sorted_tables]
+        with app.app_context(), db.engine.begin() as cleaning:
+            if cleaning.dialect.name == "postgresql":
+                cleaning.exec_driver_sql(f"TRUNCATE {', '.join(names)}")
+            else:
+                cleaning.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
+                for name in names:
+                    cleaning.exec_driver_sql(f"TRUNCATE {name}")
+                cleaning.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
