@@ -1175,6 +1175,7 @@ def test_next(db_session):
 """
 
 
+@pytest.mark.whole_runs
 @pytest.mark.parametrize("pool", ["QueuePool", "NullPool", "StaticPool"])
 def test_a_connection_left_open_is_counted_whatever_the_pool(tmp_path: Path, pool: str) -> None:
     """The leak guard reports one connection left open, with QueuePool, NullPool and StaticPool alike."""
@@ -1249,6 +1250,7 @@ def test_starts_empty(db_session):
 """
 
 
+@pytest.mark.whole_runs
 @pytest.mark.skipif(BACKEND != "sqlite", reason="pysqlite's transaction modes")
 @pytest.mark.parametrize("mode", SQLITE_MODES)
 def test_an_sqlite_engine_that_begins_its_own_transactions_works_with_the_pair(tmp_path: Path, mode: str) -> None:
@@ -1295,6 +1297,7 @@ def test_finds_no_row(db_session):
 """
 
 
+@pytest.mark.whole_runs
 @pytest.mark.parametrize("pytest_flask", ["with pytest-flask", "without pytest-flask"])
 def test_a_test_that_forgets_the_pair_fails_and_writes_nothing(tmp_path: Path, pytest_flask: str) -> None:
     """Using the app's database without db_session fails at once, naming db_session, and leaves no row."""
@@ -1324,6 +1327,7 @@ def test_finds_no_row(db):
 """
 
 
+@pytest.mark.whole_runs
 @pytest.mark.parametrize("scope", ["module", "suite"])
 def test_a_module_or_the_suite_can_put_every_test_inside_the_pair(tmp_path: Path, scope: str) -> None:
     """`pytestmark = pytest.mark.usefixtures("db_session")` (a module) or `usefixtures = db_session` (the
@@ -1362,6 +1366,7 @@ def test_ids_start_at_one(db_session, restart_ids, n):
 """
 
 
+@pytest.mark.whole_runs
 def test_restart_ids_makes_every_test_start_ids_at_one(tmp_path: Path) -> None:
     """With restart_ids each test's first id is 1 on every backend; a test without it is left alone."""
     report = run_pytest(tmp_path, CONFTEST, IDS_TESTS)
@@ -1398,6 +1403,7 @@ def databases_of_inner_runs() -> set[str]:
     return {name for name in server._databases() if server.pattern.fullmatch(name)}
 
 
+@pytest.mark.whole_runs
 def test_two_runs_at_once_on_one_server_both_pass(tmp_path: Path) -> None:
     """Two runs started together get databases of their own: both pass, and neither leaves one behind."""
     runs = [inner_pytest(tmp_path / f"run{n}", CONFTEST, SLOW_TESTS) for n in (1, 2)]
@@ -1414,6 +1420,7 @@ def wait_for(condition: t.Callable[[], bool]) -> None:
     raise AssertionError("timed out")
 
 
+@pytest.mark.whole_runs
 @pytest.mark.skipif(IS_SQLITE_MEMORY, reason="an SQLite :memory: database dies with its process")
 def test_a_killed_runs_databases_are_dropped_by_the_next_run_and_a_live_ones_kept(tmp_path: Path) -> None:
     """A run killed with SIGKILL under -n 4 leaves four databases; a later -n 2 run drops them all, and
@@ -1457,6 +1464,7 @@ def mistaken_url(mistake: str) -> str:
     return "oracle://scott@127.0.0.1/orcl"
 
 
+@pytest.mark.whole_runs
 @pytest.mark.parametrize("mistake", SETUP_MISTAKES)
 def test_a_setup_mistake_fails_once_saying_what_to_do(tmp_path: Path, mistake: str) -> None:
     """Each set-up mistake stops a -n 2 run once, with one message naming the problem and the fix, and an
@@ -1483,6 +1491,7 @@ def test_every_python_block_in_the_readme_is_code_the_suite_runs() -> None:
     assert [block for block in blocks if not any(block in source for source in sources)] == []
 
 
+@pytest.mark.whole_runs
 @pytest.mark.parametrize(("module", "passed"), [("test_todo.py", 3), ("test_migrations.py", 1)])
 def test_the_examples_pass_on_the_fixture_pair(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, module: str, passed: int
