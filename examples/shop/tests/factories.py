@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import factory
 from factory.alchemy import SQLAlchemyModelFactory
+from factory.declarations import Sequence
+from factory.declarations import SubFactory
 
 from shop.extensions import db
 from shop.models import Customer
@@ -30,8 +31,8 @@ class CustomerFactory(ShopFactory):
     class Meta:
         model = Customer
 
-    email = factory.Sequence(lambda n: f"customer{n}@example.com")
-    name = factory.Faker("name")
+    email = Sequence(lambda n: f"customer{n}@example.com")
+    name = Sequence(lambda n: f"Customer {n}")
 
 
 class OrderFactory(ShopFactory):
@@ -40,7 +41,7 @@ class OrderFactory(ShopFactory):
     class Meta:
         model = Order
 
-    customer = factory.SubFactory(CustomerFactory)
+    customer = SubFactory(CustomerFactory)
 
 
 class OrderLineFactory(ShopFactory):
@@ -49,7 +50,7 @@ class OrderLineFactory(ShopFactory):
     class Meta:
         model = OrderLine
 
-    order = factory.SubFactory(OrderFactory)
-    product = factory.Sequence(lambda n: f"product {n}")
+    order = SubFactory(OrderFactory)
+    product = Sequence(lambda n: f"product {n}")
     quantity = 2
     price_cents = 250

@@ -50,7 +50,10 @@ def test_requests_see_what_the_factories_made(client: FlaskClient, db_session: s
 def test_placing_an_order_stores_its_lines(client: FlaskClient, db_session: scoped_session[Session]) -> None:
     """POST /orders/ stores the order with its lines, and the test sees them."""
     customer = CustomerFactory.create()
-    lines = [{"product": "tea", "quantity": 3, "price_cents": 400}, {"product": "cup", "quantity": 1, "price_cents": 900}]
+    lines = [
+        {"product": "tea", "quantity": 3, "price_cents": 400},
+        {"product": "cup", "quantity": 1, "price_cents": 900},
+    ]
     placed = client.post("/orders/", json={"customer_id": customer.id, "lines": lines})
     assert placed.status_code == 201 and placed.json is not None
     order = db_session.get(Order, placed.json["id"])
