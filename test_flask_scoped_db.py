@@ -1486,7 +1486,7 @@ HERE = Path(__file__).parent
 def test_every_python_block_in_the_readme_is_code_the_suite_runs() -> None:
     """Each Python block of README.md appears verbatim in a file that these tests run."""
     blocks = re.findall(r"```python\n(.*?)```", (HERE / "README.md").read_text(), re.DOTALL)
-    sources = [path.read_text() for path in [HERE / "conftest.py", Path(__file__), *HERE.glob("examples/*.py")]]
+    sources = [path.read_text() for path in [HERE / "conftest.py", Path(__file__), *HERE.glob("examples/**/*.py")]]
     assert blocks
     assert [block for block in blocks if not any(block in source for source in sources)] == []
 
@@ -1866,3 +1866,12 @@ def test_what_a_cli_command_did_not_commit_is_gone(app: Flask, db_session: scope
     the end of its own app context."""
     assert app.test_cli_runner().invoke(cli_command(lambda: db.session.add(Item(name="forgotten")))).exit_code == 0
     assert db_session.scalars(select(Item.name)).all() == []
+
+
+def test_a_request_does_not_see_what_the_test_only_added(
+    client: FlaskClient, db_session: scoped_session[Session]
+) -> None:
+    """An object added to the test's Session but not flushed (factory-boy's default persistence) is not sent:
+    a request, on a Session of its own, does not see it."""
+    db_session.add(Item(name="pending"))
+    assert client.get("/items").json == []
