@@ -559,7 +559,8 @@ class _CliRunnerOfItsOwnContext(FlaskCliRunner):
         hidden = _cv_app.set(None)  # type: ignore[arg-type]
         try:
             with self.app.app_context():
-                return super().invoke(*args, **kwargs)
+                result: Result = super().invoke(*args, **kwargs)
+                return result
         finally:
             _cv_app.reset(hidden)
 

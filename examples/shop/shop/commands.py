@@ -13,7 +13,7 @@ from shop.models import Customer
 commands = Blueprint("commands", __name__, cli_group=None)
 
 
-@commands.cli.command("rename-customer")
+@click.command("rename-customer")
 @click.argument("email")
 @click.argument("name")
 def rename_customer(email: str, name: str) -> None:
@@ -24,3 +24,8 @@ def rename_customer(email: str, name: str) -> None:
     customer.name = name
     db.session.commit()
     click.echo(f"Renamed {email} to {name}.")
+
+
+# Added, not decorated with @commands.cli.command(): no with_appcontext is needed, as
+# `flask` pushes an app context for every command, and Flask 2.3 leaves that decorator untyped.
+commands.cli.add_command(rename_customer)
