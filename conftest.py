@@ -28,10 +28,12 @@ from pathlib import Path
 
 import flask.ctx
 import pytest
+from click.testing import Result
 from flask import Flask
 from flask.ctx import AppContext
 from flask.globals import _cv_app
 from flask.testing import FlaskClient
+from flask.testing import FlaskCliRunner
 from sqlalchemy import URL
 from sqlalchemy import Connection
 from sqlalchemy import create_engine
@@ -128,7 +130,9 @@ def connection(app: Flask, db: ScopedDB) -> t.Iterator[Connection]:
     ``_TestPool``): connections taken from it join the running test's
     transaction, and outside a test they fail. On Flask <= 3.1 it makes every
     request push an app context of its own, as Flask 3.2 does (see
-    ``_RequestContextOfItsOwn``).
+    ``_RequestContextOfItsOwn``). And ``app.test_cli_runner()`` runs each
+    command in an app context of its own, as ``flask <command>`` does (see
+    ``_CliRunnerOfItsOwnContext``).
     """
     with app.app_context():
         engine = db.engine
@@ -139,7 +143,9 @@ def connection(app: Flask, db: ScopedDB) -> t.Iterator[Connection]:
     if _own_request_context is not None:
         own = _own_request_context
         app.request_context = lambda environ: own(app, environ)  # type: ignore[method-assign]
+    runner_class, app.test_cli_runner_class = app.test_cli_runner_class, _CliRunnerOfItsOwnContext
     yield connection
+    app.test_cli_runner_class = runner_class
     if _own_request_context is not None:
         del app.request_context
     engine.pool = pool.original
@@ -539,6 +545,26 @@ def _pop_contexts_above(context: AppContext) -> list[str]:
 
 
 _own_request_context: type[_RequestContextOfItsOwn] | None = None
+
+
+class _CliRunnerOfItsOwnContext(FlaskCliRunner):
+    """``app.test_cli_runner()`` while the pair runs: each ``invoke()`` runs
+    the command in an app context of its own, with a Session of its own that
+    joins the test's transaction, as ``flask <command>`` does.
+
+    Flask's ``with_appcontext`` pushes a context only when none is current, so
+    with Flask's own runner a command in a test would run in the test's context,
+    on the test's Session: a command that forgot to commit would still pass.
+    """
+
+    def invoke(self, *args: t.Any, **kwargs: t.Any) -> Result:
+        hidden = _cv_app.set(None)  # type: ignore[arg-type]
+        try:
+            with self.app.app_context():
+                result: Result = super().invoke(*args, **kwargs)
+                return result
+        finally:
+            _cv_app.reset(hidden)
 
 
 def _describe(error: BaseException) -> str:

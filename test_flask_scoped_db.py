@@ -1486,7 +1486,7 @@ HERE = Path(__file__).parent
 def test_every_python_block_in_the_readme_is_code_the_suite_runs() -> None:
     """Each Python block of README.md appears verbatim in a file that these tests run."""
     blocks = re.findall(r"```python\n(.*?)```", (HERE / "README.md").read_text(), re.DOTALL)
-    sources = [path.read_text() for path in [HERE / "conftest.py", Path(__file__), *HERE.glob("examples/*.py")]]
+    sources = [path.read_text() for path in [HERE / "conftest.py", Path(__file__), *HERE.glob("examples/**/*.py")]]
     assert blocks
     assert [block for block in blocks if not any(block in source for source in sources)] == []
 
@@ -1778,3 +1778,103 @@ def test_second_database_recipe_sends_each_base_to_its_engine(tmp_path: Path) ->
     # Disposed after the context's teardown gave the Session's connections back to the pools.
     for engine in engines:
         engine.dispose()
+
+
+# -- The package example (issue 12) --
+
+import click
+from flask.cli import with_appcontext
+
+SHOP = HERE / "examples" / "shop"
+
+# Rewrites the shop's conftest.py from ours: from our ScopedDB import down to the end of the example part
+# becomes the shop's three imports.
+SHOP_CONFTEST_COMMAND = (
+    r"sed -e '/^from flask_scoped_db import ScopedDB$/,/^# -- End of the example part\./c\from shop import"
+    r" create_app\nfrom shop.extensions import db\nfrom shop.flask_scoped_db import ScopedDB'"
+    " conftest.py > examples/shop/tests/conftest.py"
+)
+
+
+def test_the_shop_conftest_is_ours_with_only_the_example_part_replaced() -> None:
+    """examples/shop/tests/conftest.py is conftest.py with the example part (and the ScopedDB import before
+    it) replaced by import lines only."""
+    ours = (HERE / "conftest.py").read_text()
+    copy = (SHOP / "tests" / "conftest.py").read_text()
+    before = ours[: ours.index("from flask_scoped_db import ScopedDB\n")]
+    after = ours[ours.index("\n", ours.index("# -- End of the example part.")) + 1 :]
+    replaced = copy[len(before) : len(copy) - len(after)]
+    assert (
+        copy.startswith(before)
+        and copy.endswith(after)
+        and re.fullmatch(r"(from [\w.]+ import \w+\n)+", replaced)
+        and "flask_scoped_db import ScopedDB\n" in replaced
+    ), f"examples/shop/tests/conftest.py is out of date; from the repository's root, run:\n{SHOP_CONFTEST_COMMAND}"
+
+
+def test_the_shop_vendors_our_module_unchanged() -> None:
+    """examples/shop/shop/flask_scoped_db.py is a byte-for-byte copy of flask_scoped_db.py."""
+    copy = SHOP / "shop" / "flask_scoped_db.py"
+    assert copy.read_bytes() == (HERE / "flask_scoped_db.py").read_bytes(), (
+        f"{copy.relative_to(HERE)} is out of date; from the repository's root, run:\n"
+        "cp flask_scoped_db.py examples/shop/shop/flask_scoped_db.py"
+    )
+
+
+@pytest.mark.whole_runs
+def test_the_shop_suite_passes_on_its_own() -> None:
+    """The shop's tests pass when run from examples/shop, as its own project runs them, on this backend."""
+    xdist = ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_TESTRUNUID")
+    environ = {key: value for key, value in os.environ.items() if key not in xdist}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"],
+        check=False,
+        cwd=SHOP,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def cli_command(callback: t.Callable[[], None]) -> click.Command:
+    """``callback`` as a CLI command that needs an app context, as ``@app.cli.command()`` makes it."""
+    wrap: t.Callable[[t.Callable[[], None]], t.Callable[[], None]] = with_appcontext  # untyped in Flask 2.3
+    return click.command()(wrap(callback))
+
+
+def test_a_cli_command_runs_on_a_session_of_its_own(app: Flask, db_session: scoped_session[Session]) -> None:
+    """app.test_cli_runner() runs a command in an app context of its own, as ``flask <command>`` does, so not on
+    the test's Session."""
+    sessions: list[Session] = []
+    result = app.test_cli_runner().invoke(cli_command(lambda: sessions.append(db.session())))
+    assert result.exit_code == 0, result.output
+    assert sessions and sessions[0] is not db_session()
+
+
+def test_the_test_sees_what_a_cli_command_committed(app: Flask, db_session: scoped_session[Session]) -> None:
+    """A command's Session joins the test's transaction: what it commits, the test sees."""
+
+    def add_and_commit() -> None:
+        db.session.add(Item(name="from the command"))
+        db.session.commit()
+
+    assert app.test_cli_runner().invoke(cli_command(add_and_commit)).exit_code == 0
+    assert db_session.scalars(select(Item.name)).all() == ["from the command"]
+
+
+def test_what_a_cli_command_did_not_commit_is_gone(app: Flask, db_session: scoped_session[Session]) -> None:
+    """A command that forgets to commit writes nothing, as under ``flask <command>``: its Session is removed at
+    the end of its own app context."""
+    assert app.test_cli_runner().invoke(cli_command(lambda: db.session.add(Item(name="forgotten")))).exit_code == 0
+    assert db_session.scalars(select(Item.name)).all() == []
+
+
+def test_a_request_does_not_see_what_the_test_only_added(
+    client: FlaskClient, db_session: scoped_session[Session]
+) -> None:
+    """An object added to the test's Session but not flushed (factory-boy's default persistence) is not sent:
+    a request, on a Session of its own, does not see it."""
+    db_session.add(Item(name="pending"))
+    assert client.get("/items").json == []
