@@ -3,12 +3,14 @@
 
 A worked example to copy into your project. Replace its example part (an
 app factory and its ScopedDB, with their imports) with an import of your own
-app, and check the ``app`` and ``db`` fixtures; the rest needs nothing else. README.md ("Testing") explains it.
+app, and check the ``app`` and ``db`` fixtures; the rest needs nothing else.
+README.md ("Testing") explains it.
 
 ``TEST_DATABASE_URL`` names the database server (default: an SQLite file in
 the current directory). The tests never touch that database itself: each test
-process creates its own beside it (``<name>_main``, or ``<name>_gw0`` ... under
-pytest-xdist), exports its URL as ``TEST_DATABASE_URL`` and drops it at exit.
+process creates its own beside it (``<name>_pytest_<run>_main``, or ``..._gw0``
+under pytest-xdist), exports its URL as ``TEST_DATABASE_URL`` and drops it at
+exit (see ``pytest_configure``).
 """
 
 from __future__ import annotations
