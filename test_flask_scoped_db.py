@@ -1445,11 +1445,13 @@ def test_a_killed_runs_databases_are_dropped_by_the_next_run_and_a_live_ones_kep
 
 
 SETUP_MISTAKES = {
-    "a database that does not exist": ("/no_such_database", "does not exist on", "CREATE DATABASE no_such_database"),
-    "a user the server refuses": ("nobody_here@", "refused the user 'nobody_here'", "check the user and password"),
-    "no server at that address": (":1/", "Cannot reach", "start the server"),
-    "a backend conftest.py cannot serve": ("oracle://", "creates test databases on", "SQLite, PostgreSQL and"),
+    "a database that does not exist": ("does not exist on", "CREATE DATABASE no_such_database"),
+    "a user the server refuses": ("refused the user 'nobody_here'", "check the user and password"),
+    "no server at that address": ("Cannot reach", "start the server"),
+    "a backend conftest.py cannot serve": ("creates test databases on", "SQLite, PostgreSQL and"),
+    "a driver that is not installed": ("which cannot be loaded", "install its package"),
 }
+MISSING_DRIVERS = {"sqlite": "sqlite+pysqlcipher", "postgresql": "postgresql+pg8000", "mysql": "mysql+mysqldb"}
 
 
 def mistaken_url(mistake: str) -> str:
@@ -1461,6 +1463,8 @@ def mistaken_url(mistake: str) -> str:
         return url.set(username="nobody_here").render_as_string()
     if mistake == "no server at that address":
         return url.set(host="127.0.0.1", port=1).render_as_string()
+    if mistake == "a driver that is not installed":
+        return url.set(drivername=MISSING_DRIVERS[BACKEND]).render_as_string()
     return "oracle://scott@127.0.0.1/orcl"
 
 
@@ -1469,9 +1473,13 @@ def mistaken_url(mistake: str) -> str:
 def test_a_setup_mistake_fails_once_saying_what_to_do(tmp_path: Path, mistake: str) -> None:
     """Each set-up mistake stops a -n 2 run once, with one message naming the problem and the fix, and an
     exit code that is neither 0 nor 5 ("no tests ran")."""
-    if BACKEND == "sqlite" and mistake != "a backend conftest.py cannot serve":
+    if BACKEND == "sqlite" and mistake in (
+        "a database that does not exist",
+        "a user the server refuses",
+        "no server at that address",
+    ):
         pytest.skip("SQLite has no server, users or missing databases")
-    _, problem, fix = SETUP_MISTAKES[mistake]
+    problem, fix = SETUP_MISTAKES[mistake]
     run = inner_pytest(tmp_path, CONFTEST, SLOW_TESTS, "-n", "2", TEST_DATABASE_URL=mistaken_url(mistake))
     report = run.communicate(timeout=300)[0]
     assert run.returncode == 4, report  # pytest's "usage error": never 0, nor 5 ("no tests ran")

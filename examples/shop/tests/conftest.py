@@ -40,6 +40,7 @@ from sqlalchemy import create_engine
 from sqlalchemy import event
 from sqlalchemy import make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import NoSuchModuleError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import scoped_session
 from sqlalchemy.pool import NullPool
@@ -606,6 +607,14 @@ class _Server:
                 f"TEST_DATABASE_URL names a {self.backend!r} database: conftest.py creates test databases on"
                 " SQLite, PostgreSQL and MariaDB/MySQL only. Point it at one of those."
             )
+        try:
+            named.get_dialect().import_dbapi()
+        except (ImportError, NoSuchModuleError) as error:
+            raise pytest.UsageError(
+                f"TEST_DATABASE_URL names the driver {named.drivername!r}, which cannot be loaded ({error}):"
+                " install its package (psycopg[binary] for postgresql+psycopg, PyMySQL for mysql+pymysql),"
+                " or name a driver that is installed."
+            ) from None
         self.memory = self.backend == "sqlite" and named.database in (None, "", ":memory:")
         path = Path(named.database or "test.db").resolve()
         self.pattern = re.compile(
