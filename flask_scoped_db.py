@@ -293,8 +293,9 @@ def _make_engine(app: Flask, defaults: dict[str, t.Any]) -> Engine:
         )
     options = {**defaults, **config_options}
     # As in Flask-SQLAlchemy: SQLALCHEMY_ECHO sets both, explicit options win.
-    options.setdefault("echo", app.config.get("SQLALCHEMY_ECHO", False))
-    options.setdefault("echo_pool", options["echo"])
+    echo = app.config.get("SQLALCHEMY_ECHO", False)
+    options.setdefault("echo", echo)
+    options.setdefault("echo_pool", echo)
     backend = url.get_backend_name()
     if backend == "sqlite" and _is_sqlite_memory(url):
         # Each connection to an in-memory database is a database of its own
