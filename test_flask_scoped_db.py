@@ -1910,12 +1910,12 @@ try:
     with app.app_context():
         db.session.add(Row(id=1))
         db.session.commit()
+        parent_id = connection_id()
         if parent_state == "mid-transaction":
             db.session.add(Row(id=2))
             db.session.flush()
         else:
-            db.session.remove()
-        parent_id = connection_id()
+            db.session.remove()  # its connection back in the pool
         read_end, write_end = os.pipe()
         pids = []
         for _ in range(children):
