@@ -1856,7 +1856,8 @@ def test_a_session_made_after_our_teardown_is_closed_when_its_context_ends(
         assert checked_out.count == 0
     finally:
         with app.app_context():
-            db.engine.dispose()
+            engine = db.engine
+        engine.dispose()  # after the context, whose audit teardown used a connection
 
 
 FORK_SCRIPT = '''
