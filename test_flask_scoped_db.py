@@ -37,7 +37,6 @@ from sqlalchemy import make_url
 from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy import update
-from sqlalchemy.exc import ArgumentError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Mapped
@@ -247,7 +246,7 @@ def test_a_raising_foreign_teardown_hands_out_no_stale_session(
     with notes_app.app_context():
         checked_out = CheckedOut(notes_db.engine)
     notes_app.config["FAIL_TEARDOWN"] = True
-    with pytest.raises(Exception) as raised, notes_app.app_context():  # noqa: PT011 (Flask 3.2 raises a group)
+    with pytest.raises(Exception) as raised, notes_app.app_context():  # Flask 3.2 raises a group
         skipped = notes_db.session()
         skipped.execute(select(1))
     assert any("another extension" in message for message in raised_messages(raised.value))
@@ -1833,9 +1832,7 @@ def test_skipped_teardowns_give_connections_back_without_the_cyclic_gc(
     assert checked_out.count == 0
 
 
-def test_a_session_made_after_our_teardown_is_closed_when_its_context_ends(
-    tmp_path: Path, no_cyclic_gc: None
-) -> None:
+def test_a_session_made_after_our_teardown_is_closed_when_its_context_ends(tmp_path: Path, no_cyclic_gc: None) -> None:
     """A teardown registered before init_app runs after ours; the Session it makes is closed too:
     50 such contexts on a pool of one, no timeout, nothing checked out at the end."""
     app = Flask(__name__, instance_path=str(tmp_path))
@@ -1965,6 +1962,7 @@ def test_forked_children_never_touch_the_parents_connections(tmp_path: Path, par
     connection are untouched."""
     result = subprocess.run(
         [sys.executable, "-c", FORK_SCRIPT, parent_state, ending, "3", str(tmp_path / "instance")],
+        check=False,
         capture_output=True,
         text=True,
         timeout=120,
