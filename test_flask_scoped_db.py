@@ -1975,7 +1975,8 @@ def test_forked_children_never_touch_the_parents_connections(tmp_path: Path, par
 
 def test_init_app_refused_by_flask_leaves_nothing_behind() -> None:
     """init_app after the app's first request fails in Flask's own check and leaves neither state
-    nor teardown, so a retry meets the same check, not "already initialised"."""
+    nor teardown, so a retry meets the same check, not "already initialised"; the corrected call
+    (before an app's first request) works."""
     app = Flask(__name__)
     app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite://"
     app.get("/")(lambda: "ok")
@@ -1987,6 +1988,13 @@ def test_init_app_refused_by_flask_leaves_nothing_behind() -> None:
             db.init_app(app)
         assert "scoped_db" not in app.extensions
         assert app.teardown_appcontext_funcs == teardowns
+    corrected = Flask(__name__)
+    corrected.config["SQLALCHEMY_DATABASE_URI"] = "sqlite://"
+    db.init_app(corrected)
+    with corrected.app_context():
+        assert db.session.scalar(select(1)) == 1
+        engine = db.engine
+    engine.dispose()
 
 
 def test_a_none_database_uri_names_the_key() -> None:
