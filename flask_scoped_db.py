@@ -56,7 +56,9 @@ class ScopedDB:
 
     :param app: Call :meth:`init_app` on this app now.
     :param model_class: Your own :class:`~sqlalchemy.orm.DeclarativeBase`
-        subclass to use as :attr:`Model`; by default a new one is made.
+        subclass to use as :attr:`Model`; by default a new one is made. A
+        model_class serves one ScopedDB: a second one on it raises
+        RuntimeError, since it would take over ``model_class.query``.
     :param session_options: Arguments for the
         :class:`~sqlalchemy.orm.sessionmaker` behind :attr:`session`.
     :param engine_options: Default arguments for
