@@ -8,18 +8,23 @@ the flask_scoped_db repository.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
+import re
 import typing as t
 import weakref
 
 from flask import Flask
 from flask import current_app
 from flask.globals import app_ctx
+from sqlalchemy import URL
 from sqlalchemy import Engine
 from sqlalchemy import MetaData
 from sqlalchemy import Select
 from sqlalchemy import create_engine
 from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.exc import MultipleResultsFound
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import DeclarativeBase
@@ -27,6 +32,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import scoped_session
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.util import ScopedRegistry
 from werkzeug.exceptions import NotFound
 
 __version__ = "0.1.0"
@@ -50,7 +56,9 @@ class ScopedDB:
 
     :param app: Call :meth:`init_app` on this app now.
     :param model_class: Your own :class:`~sqlalchemy.orm.DeclarativeBase`
-        subclass to use as :attr:`Model`; by default a new one is made.
+        subclass to use as :attr:`Model`; by default a new one is made. A
+        model_class serves one ScopedDB: a second one on it raises
+        RuntimeError, since it would take over ``model_class.query``.
     :param session_options: Arguments for the
         :class:`~sqlalchemy.orm.sessionmaker` behind :attr:`session`.
     :param engine_options: Default arguments for
@@ -66,6 +74,12 @@ class ScopedDB:
         session_options: dict[str, t.Any] | None = None,
         engine_options: dict[str, t.Any] | None = None,
     ) -> None:
+        if model_class is not None and model_class in _model_classes:
+            raise RuntimeError(
+                f"{model_class.__name__} is already the model_class of another ScopedDB, whose"
+                f" {model_class.__name__}.query this one would take over. Make one ScopedDB per"
+                " model_class and share it: one ScopedDB serves several apps."
+            )
         self._engine_options = dict(engine_options or {})
 
         self.session: scoped_session[Session] = scoped_session(
@@ -75,16 +89,12 @@ class ScopedDB:
         """The Session of the current app context, proxied: use it like a
         :class:`~sqlalchemy.orm.Session` (``db.session.add(obj)``). The same
         Session for the whole context, a new one in the next."""
-
-        # Weak keys: a context whose teardown never ran (another extension's
-        # teardown raised first) takes its Session with it when it is garbage,
-        # and that Session's connection goes back to the pool. A key is a live
-        # context object, so unlike id(context) it can never be handed on.
-        self.session.registry.registry = weakref.WeakKeyDictionary()
+        self.session.registry = _ContextRegistry(self.session.session_factory)
 
         if model_class is None:
             model_class = type("Model", (DeclarativeBase,), {"__module__": __name__})
         model_class.query = self.session.query_property()
+        _model_classes.add(model_class)
         self.Model = model_class
         """The declarative base for your models, with ``Model.query``: a legacy
         :class:`~sqlalchemy.orm.Query` on :attr:`session`."""
@@ -96,27 +106,26 @@ class ScopedDB:
         """Create ``app``'s engine from its config and remove each context's
         Session when that context tears down.
 
-        Reads ``SQLALCHEMY_DATABASE_URI`` (required) and
-        ``SQLALCHEMY_ENGINE_OPTIONS`` (optional). Call it once per app; one
-        ScopedDB may serve several apps.
+        Reads ``SQLALCHEMY_DATABASE_URI`` (required), ``SQLALCHEMY_ENGINE_OPTIONS``
+        and ``SQLALCHEMY_ECHO`` (optional), and refuses ``SQLALCHEMY_BINDS``.
+        Call it once per app; one ScopedDB may serve several apps. All or
+        nothing: when it raises, ``app`` and this ScopedDB are as they were.
 
         :param app: The Flask app to register with.
+        :raises RuntimeError: the app already has a ScopedDB, or its config is
+            wrong (the message names the key and the fix).
         """
         if _EXTENSION_KEY in app.extensions:
             raise RuntimeError(
                 f"A ScopedDB is already initialised on app {app.name!r}. Call"
                 " init_app(app) once per app, and share that one ScopedDB."
             )
-        try:
-            url = app.config["SQLALCHEMY_DATABASE_URI"]
-        except KeyError:
-            raise RuntimeError(
-                "Set app.config['SQLALCHEMY_DATABASE_URI'] (for example"
-                " 'sqlite:///app.db') before calling init_app(app)."
-            ) from None
-        options = {**self._engine_options, **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})}
-        app.extensions[_EXTENSION_KEY] = _State(self, _make_engine(app, url, options))
+        # Each step that can fail comes before the first one that stores
+        # anything: Flask refuses teardown_appcontext after the app's first
+        # request, and the engine it would leave behind has no connections yet.
+        engine = _make_engine(app, self._engine_options)
         app.teardown_appcontext(self._remove_session)
+        app.extensions[_EXTENSION_KEY] = _State(self, engine)
 
     def _remove_session(self, exc: BaseException | None) -> None:
         self.session.remove()
@@ -199,44 +208,150 @@ class _State(t.NamedTuple):
     engine: Engine
 
 
+class _ContextRegistry(ScopedRegistry[Session]):
+    """``db.session``'s registry: one Session per app context.
+
+    Keys are ``id(context)``, so the registry never keeps a context alive.
+    Teardown removes the entry (and with it the weak reference, whose callback
+    then never runs). A context freed with its entry still there (its teardown
+    was skipped, or a later teardown made a new Session) closes that Session at
+    once from the callback: a Session is in reference cycles of its own, so
+    only the cyclic garbage collector would free it otherwise. A context's id
+    is not reused before the callback has removed its entry.
+    """
+
+    # id(context): (its Session, a weak reference to it whose callback closes that Session)
+    registry: dict[int, tuple[Session, weakref.ref[object]]]
+
+    def __init__(self, createfunc: t.Callable[[], Session]) -> None:
+        super().__init__(createfunc, _current_app_context)
+        _registries.add(self)
+
+    def __call__(self) -> Session:
+        try:
+            return self.registry[id(_current_app_context())][0]
+        except KeyError:
+            session = self.createfunc()
+            self.set(session)
+            return session
+
+    def has(self) -> bool:
+        return id(_current_app_context()) in self.registry
+
+    def set(self, obj: Session) -> None:
+        context = _current_app_context()
+        key = id(context)
+        self.registry[key] = (obj, weakref.ref(context, functools.partial(self._context_freed, key)))
+
+    def clear(self) -> None:
+        self.registry.pop(id(_current_app_context()), None)
+
+    def _context_freed(self, key: int, ref: weakref.ref[object]) -> None:
+        self.registry.pop(key)[0].close()
+
+
 _EXTENSION_KEY = "scoped_db"
 
-# Every engine made here, so that a forked child can drop its parent's pooled
-# connections (see _dispose_engines_in_child).
+# Each model_class given to a ScopedDB: a second ScopedDB would take over its query.
+_model_classes: weakref.WeakSet[type] = weakref.WeakSet()
+
+# Every engine and registry made here, for _forget_the_parents_connections.
 _engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+_registries: weakref.WeakSet[_ContextRegistry] = weakref.WeakSet()
 
 
-def _make_engine(app: Flask, url: str, options: dict[str, t.Any]) -> Engine:
-    """Create an engine for ``url``, with defaults that suit a web app."""
-    sa_url = make_url(url)
-    backend = sa_url.get_backend_name()
-    if backend == "sqlite" and sa_url.database in (None, "", ":memory:"):
-        # Each pysqlite connection to :memory: is a database of its own: share
+def _database_url(app: Flask) -> URL:
+    """``app.config['SQLALCHEMY_DATABASE_URI']``, parsed."""
+    url = app.config.get("SQLALCHEMY_DATABASE_URI")
+    if url is None:
+        raise RuntimeError(
+            "Set app.config['SQLALCHEMY_DATABASE_URI'] (for example 'sqlite:///app.db') before"
+            " calling init_app(app); it is missing or None (an unset environment variable?)."
+        )
+    try:
+        return make_url(url)
+    except (ArgumentError, ValueError):
+        shown = re.sub(r"(://[^:/@]*:).*@", r"\1***@", str(url))
+        raise RuntimeError(
+            f"app.config['SQLALCHEMY_DATABASE_URI'] is not a database URL: {shown!r}. Write it as"
+            " dialect+driver://user:password@host/database, for example 'sqlite:///app.db'."
+        ) from None
+
+
+def _make_engine(app: Flask, defaults: dict[str, t.Any]) -> Engine:
+    """Create ``app``'s engine from its config, with defaults that suit a web app."""
+    url = _database_url(app)
+    config_options = app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})
+    if not isinstance(config_options, dict):
+        raise RuntimeError(  # noqa: TRY004 (a misconfiguration, as every other one here)
+            "app.config['SQLALCHEMY_ENGINE_OPTIONS'] must be a dict of create_engine() arguments,"
+            f" not {type(config_options).__name__}: leave it out when there are none."
+        )
+    if app.config.get("SQLALCHEMY_BINDS"):
+        raise RuntimeError(
+            "app.config['SQLALCHEMY_BINDS'] is not supported: a ScopedDB serves one database per"
+            " app. Remove it, and route a second database's models as the README shows (Recipes,"
+            " 'A second database')."
+        )
+    options = {**defaults, **config_options}
+    # As in Flask-SQLAlchemy: SQLALCHEMY_ECHO sets both, explicit options win.
+    echo = app.config.get("SQLALCHEMY_ECHO", False)
+    options.setdefault("echo", echo)
+    options.setdefault("echo_pool", echo)
+    backend = url.get_backend_name()
+    if backend == "sqlite" and _is_sqlite_memory(url):
+        # Each connection to an in-memory database is a database of its own
+        # (or, shared by name, one that goes with its last connection): share
         # one connection between every session and thread, or the tables
         # created in one context are missing in the next.
         options.setdefault("poolclass", StaticPool)
         options["connect_args"] = {"check_same_thread": False, **options.get("connect_args", {})}
-    elif backend == "sqlite" and not sa_url.query.get("uri"):
-        assert sa_url.database is not None
-        if not os.path.isabs(sa_url.database):
+    elif backend == "sqlite" and not url.query.get("uri"):
+        assert url.database is not None
+        if not os.path.isabs(url.database):
             os.makedirs(app.instance_path, exist_ok=True)
-            sa_url = sa_url.set(database=os.path.join(app.instance_path, sa_url.database))
+            url = url.set(database=os.path.join(app.instance_path, url.database))
     elif backend in ("mysql", "mariadb"):
         # The server closes connections idle for wait_timeout (8 hours by
         # default); recycle them well before it does.
         options.setdefault("pool_recycle", 7200)
-    engine = create_engine(sa_url, **options)
+    engine = create_engine(url, **options)
     _engines.add(engine)
     return engine
 
 
-def _dispose_engines_in_child() -> None:
-    # A forked child shares its parent's sockets. Start the child with empty
-    # pools, but leave the sockets open for the parent: SQLAlchemy's
-    # "Using Connection Pools with Multiprocessing or os.fork()".
+def _is_sqlite_memory(url: URL) -> bool:
+    """Whether an SQLite URL names an in-memory database: no file, ``:memory:``,
+    ``mode=memory`` (as SQLAlchemy's own pool choice reads it) or the URI
+    filename ``file::memory:``."""
+    database = url.database or ""
+    return (
+        database in ("", ":memory:")
+        or url.query.get("mode") == "memory"
+        or (bool(url.query.get("uri")) and database.startswith("file::memory:"))
+    )
+
+
+def _forget_the_parents_connections() -> None:
+    # A forked child shares its parent's sockets and SQLite files: whatever it
+    # sends on them (a ROLLBACK from a Session's close or a connection's
+    # finalizer, psycopg's Terminate message, SQLite rolling back a journal)
+    # breaks the parent's work. So the child forgets every Session it
+    # inherited and every pool, without closing them, and keeps them from
+    # ever being finalized, even at exit: SQLAlchemy's "Using Connection Pools
+    # with Multiprocessing or os.fork()", taken to Sessions.
+    for registry in list(_registries):
+        for session, _ in registry.registry.values():
+            _keep_forever(session)
+        registry.registry.clear()
     for engine in list(_engines):
+        _keep_forever(engine.pool)
         engine.dispose(close=False)
 
 
+def _keep_forever(obj: object) -> None:
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
+
+
 if hasattr(os, "register_at_fork"):  # pragma: no branch (False only on Windows, which cannot fork)
-    os.register_at_fork(after_in_child=_dispose_engines_in_child)
+    os.register_at_fork(after_in_child=_forget_the_parents_connections)
