@@ -1908,8 +1908,10 @@ def no_cyclic_gc() -> t.Iterator[None]:
 
 
 def raised_messages(error: BaseException) -> list[str]:
-    """The messages of an error, or of each error in a group (Flask 3.2 groups teardown errors)."""
-    return [str(each) for each in getattr(error, "exceptions", [error])]
+    """The messages of an error, or of each error in a group, however nested (Flask 3.2 groups teardown
+    errors, in groups of groups)."""
+    inner = getattr(error, "exceptions", None)
+    return [message for each in inner for message in raised_messages(each)] if inner else [str(error)]
 
 
 def test_skipped_teardowns_give_connections_back_without_the_cyclic_gc(
