@@ -213,6 +213,16 @@ def test_teardown_closes_the_session_and_returns_its_connection(notes_app: Flask
     assert not session.in_transaction() and list(session) == []
 
 
+def test_calling_db_session_with_options_makes_the_contexts_session(notes_app: Flask, notes_db: ScopedDB) -> None:
+    """db.session(autoflush=False) makes the context's Session with that option; db.session is that
+    Session for the rest of the context, and the next context gets a new one."""
+    with notes_app.app_context():
+        session = notes_db.session(autoflush=False)
+        assert notes_db.session() is session and not session.autoflush
+    with notes_app.app_context():
+        assert notes_db.session() is not session and notes_db.session().autoflush
+
+
 def test_failing_requests_leave_no_connection_checked_out(notes_app: Flask, notes_db: ScopedDB) -> None:
     """500 requests, one in five raising after its query, leave every connection back in the pool."""
 
