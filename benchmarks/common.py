@@ -8,6 +8,7 @@ import statistics
 import sys
 import time
 import typing as t
+import uuid
 from pathlib import Path
 
 from sqlalchemy import URL
@@ -37,17 +38,21 @@ def arguments(description: str, backends: list[str], **counts: int) -> argparse.
 
 
 class Database:
-    """A database of the benchmark's own on ``backend``, created now and dropped by :meth:`drop`."""
+    """A database of the benchmark's own on ``backend``, created now and dropped by :meth:`drop`.
+
+    Named after ``name`` and a random suffix, so that two benchmarks (or CI's smoke runs, on machines
+    that share the server) never drop each other's database.
+    """
 
     def __init__(self, backend: str, name: str, directory: Path) -> None:
         self.backend = backend
+        name = f"{name}_{uuid.uuid4().hex[:8]}"
         if backend == "sqlite":
             self.url: URL = make_url(f"sqlite:///{directory / name}.db")
             self._server: URL | None = None
         else:
             self._server = make_url(SERVERS[backend])
             self.url = self._server.set(database=name)
-            self._run(f"DROP DATABASE IF EXISTS {name}")
             self._run(f"CREATE DATABASE {name}")
 
     def drop(self) -> None:
