@@ -4,7 +4,8 @@ The schema has 30 tables, each with an index and a foreign key; every test inser
 3 rows, commits and reads them back (and checks it sees exactly 3: a leak from an
 earlier test fails the run). Strategies: no database (the floor), the SQLAlchemy
 docs' bare connection + SAVEPOINT fixture without Flask, our pair (conftest.py's
-own db_session), DELETE of every table, TRUNCATE (servers), create_all/drop_all.
+own db_session, twice: the A/A row), DELETE of every table, TRUNCATE (servers),
+create_all/drop_all.
 
 Measured twice: in one process, driving each strategy's fixture in a loop with the
 rounds interleaved (create_all/drop_all, which drops the tables the others use and
@@ -45,6 +46,7 @@ CREATE_ALL = "create_all/drop_all"
 RESET_OFF = "our pair without the state reset"
 RESTART_IDS = "our pair with restart_ids"
 NO_BLOCKER = "our pair without the blocker"  # whole runs only: the blocker is an autouse fixture
+PAIR_AGAIN = "our pair again (A/A)"  # the noise: the same fixture measured twice
 
 
 def strategies_for(backend: str) -> dict[str, tuple[Strategy, str]]:
@@ -54,6 +56,7 @@ def strategies_for(backend: str) -> dict[str, tuple[Strategy, str]]:
         BARE: (strategies.bare_savepoint, "bare_savepoint"),
         # The fixture functions themselves, undecorated: pytest keeps them there.
         PAIR: (strategies.pair, ""),
+        PAIR_AGAIN: (strategies.pair, ""),
         RESET_OFF: (strategies.pair_without_state_reset, "no reset"),
         RESTART_IDS: (strategies.pair_with_restart_ids, "restart_ids"),
         NO_BLOCKER: (strategies.pair, "no blocker"),
@@ -173,7 +176,8 @@ def report(title: str, seconds: dict[str, float]) -> tuple[float, float, float]:
 def extras(seconds: dict[str, float]) -> str:
     """What the state reset, restart_ids and the blocker cost per test, where measured."""
     pair = seconds[PAIR]
-    parts = [f"reset {(pair - seconds[RESET_OFF]) * 1e6:+,.0f} us" if RESET_OFF in seconds else ""]
+    parts = [f"A/A {(seconds[PAIR_AGAIN] - pair) * 1e6:+,.0f} us"]
+    parts.append(f"reset {(pair - seconds[RESET_OFF]) * 1e6:+,.0f} us" if RESET_OFF in seconds else "")
     parts.append(f"restart_ids {(seconds[RESTART_IDS] - pair) * 1e6:+,.0f} us" if RESTART_IDS in seconds else "")
     parts.append(f"blocker {(pair - seconds[NO_BLOCKER]) * 1e6:+,.0f} us" if NO_BLOCKER in seconds else "")
     return ", ".join(part for part in parts if part)
