@@ -2,41 +2,61 @@
 # Copyright (c) 2026 the flask_scoped_db authors. Keep this header in every copy.
 """One SQLAlchemy Session per Flask app context, in one file you can vendor.
 
-Documentation, the test-transaction fixtures and the licence: see README.md in
-the flask_scoped_db repository.
+The runtime part (``ScopedDB``) comes first; the test part (``TestConnection``:
+every test inside one transaction that is rolled back, for any test runner)
+follows under its own heading. Documentation, the worked-example conftest.py
+and the licence: see README.md in the flask_scoped_db repository.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
+import itertools
 import os
 import re
+import sqlite3
 import typing as t
 import weakref
+from contextvars import ContextVar
+from contextvars import Token
+from pathlib import Path
 
+import flask.ctx
+import flask.globals
+from click.testing import Result
 from flask import Flask
 from flask import current_app
+from flask.ctx import AppContext
 from flask.globals import app_ctx
+from flask.testing import FlaskCliRunner
 from sqlalchemy import URL
+from sqlalchemy import Connection
 from sqlalchemy import Engine
 from sqlalchemy import MetaData
+from sqlalchemy import RootTransaction
 from sqlalchemy import Select
 from sqlalchemy import create_engine
+from sqlalchemy import event
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import MultipleResultsFound
 from sqlalchemy.exc import NoResultFound
+from sqlalchemy.exc import NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import scoped_session
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import Pool
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.util import ScopedRegistry
 from werkzeug.exceptions import NotFound
 
-__version__ = "0.1.0"
-__all__ = ["ScopedDB"]
+__version__ = "0.2.0"
+__all__ = ["ScopedDB", "TestConnection", "TestDatabase", "TestFailure", "TestSetupError", "check_version"]
 
 _M = t.TypeVar("_M")
 
@@ -185,6 +205,15 @@ class ScopedDB:
             return self.session.execute(statement).scalar_one()
         except (NoResultFound, MultipleResultsFound):
             raise NotFound(description) from None
+
+    def test_connection(self, app: Flask, *, create_tables: bool = True) -> TestConnection:
+        """Take over ``app``'s engine for a test run: see :class:`TestConnection`.
+
+        :param app: The app under test, initialised with this ScopedDB.
+        :param create_tables: Create :attr:`metadata`'s tables now, and drop
+            them when the run's connection closes.
+        """
+        return TestConnection(self, app, create_tables=create_tables)
 
 
 class _AppSessionmaker(sessionmaker[Session]):
@@ -368,3 +397,707 @@ def _keep_forever(obj: object) -> None:
 
 if hasattr(os, "register_at_fork"):  # pragma: no branch (False only on Windows, which cannot fork)
     os.register_at_fork(after_in_child=_forget_the_parents_connections)
+
+
+# -----------------------------------------------------------------------------
+# The test part: every test inside one transaction that is rolled back.
+#
+# Nothing above depends on it. It is runner-neutral: conftest.py (pytest) and
+# examples/test_todo_unittest.py (unittest) are its two faces. README.md,
+# "Testing" and "How the test part works", explain it.
+# -----------------------------------------------------------------------------
+
+
+class TestFailure(AssertionError):
+    """What the code under test did that a rolled-back test cannot undo or
+    allow, found when its transaction ended: one problem per line, also in
+    :attr:`problems`. The next test starts clean all the same."""
+
+    __test__ = False  # not a test class, wherever it is imported
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class TestSetupError(Exception):
+    """A mistake in the test database's URL, its server or its driver: the
+    message says what is wrong and what to do. conftest.py turns it into
+    pytest's usage error (exit code 4)."""
+
+    __test__ = False
+
+
+class TestConnection:
+    """The one Connection every test of a run works on, and the app's engine
+    taken over for the run. Make it with :meth:`ScopedDB.test_connection`; use
+    it as a context manager (or call :meth:`close`), and run each test inside
+    :meth:`transaction`.
+
+    For as long as it is open:
+
+    - ``db.engine`` hands out the test's own connection, inside a savepoint
+      of its own, during a test; between tests it refuses, with a message
+      that names the fix, so nothing is written for good;
+    - on Flask <= 3.1, every request pushes an app context of its own, as
+      Flask 3.2 does, so each request has a Session of its own;
+    - ``app.test_cli_runner()`` runs each command in an app context of its
+      own, as ``flask <command>`` does.
+
+    All of it is undone by :meth:`close`, which also drops the tables it
+    created.
+    """
+
+    __test__ = False
+
+    def __init__(self, db: ScopedDB, app: Flask, *, create_tables: bool = True) -> None:
+        self.db = db
+        self.app = app
+        with app.app_context():
+            self.engine = db.engine
+        self._drop_tables = create_tables
+        if create_tables:
+            db.metadata.create_all(self.engine)
+        self.connection: Connection = self.engine.connect()
+        """The :class:`~sqlalchemy.Connection` every test's transaction runs on."""
+        self._pool = _TestPool(self.connection)
+        self.engine.pool = self._pool
+        if _RequestContextOfItsOwn is not None:  # pragma: no branch (None on Flask 3.2)
+            own = _RequestContextOfItsOwn
+            app.request_context = lambda environ: own(app, environ)  # type: ignore[method-assign]
+        self._cli_runner_class, app.test_cli_runner_class = app.test_cli_runner_class, _CliRunnerOfItsOwnContext
+
+    def __enter__(self) -> TestConnection:  # noqa: PYI034 (typing.Self is Python 3.11+)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Give the app its engine, request contexts and CLI runner back,
+        close the connection and drop the tables it created."""
+        self.app.test_cli_runner_class = self._cli_runner_class
+        if _RequestContextOfItsOwn is not None:  # pragma: no branch (None on Flask 3.2)
+            del self.app.request_context
+        self.engine.pool = self._pool.original
+        self.connection.close()
+        if self._drop_tables:
+            self.db.metadata.drop_all(self.engine)
+
+    @contextlib.contextmanager
+    def transaction(self, *, restart_ids: bool = False) -> t.Iterator[scoped_session[Session]]:
+        """One test: a transaction on :attr:`connection`, rolled back after
+        the block, with an app context pushed for the block; yields
+        ``db.session``.
+
+        Every Session made in the block (in this context, a request, a nested
+        context or another thread) is bound to :attr:`connection` and joins
+        the transaction through a SAVEPOINT of its own, so ``commit()``,
+        ``rollback()`` and ``close()`` stay inside it; connections taken from
+        ``db.engine`` join it the same way. The connection's server state is
+        reset before the block (README, "Testing").
+
+        :param restart_ids: Start every autoincrement id where it would start
+            in empty tables (PostgreSQL and MariaDB keep counting otherwise).
+        :raises TestFailure: after the block (chained to the block's own
+            exception, if it raised one), naming each thing the code under
+            test did that escaped the transaction or was left behind: it ended
+            the outer transaction, left engine connections checked out or
+            contexts pushed, a teardown raised, the server dropped the
+            connection. Whatever it did, the next transaction starts clean.
+        """
+        connection, pool, db = self.connection, self._pool, self.db
+        transaction = _begin_clean(connection, pool, restart_ids)
+        factory = db.session.session_factory
+        user_options = dict(factory.kw)
+        # "create_savepoint": a Session never commits or rolls back the test's
+        # transaction, only savepoints of its own. SQLAlchemy: "Joining a
+        # Session into an External Transaction (such as for test suites)".
+        factory.configure(bind=connection, join_transaction_mode="create_savepoint")
+        pool.join(connection)
+        context = self.app.app_context()
+        context.push()
+        failed: BaseException | None = None
+        try:
+            yield db.session
+        except BaseException as error:
+            failed = error
+            raise
+        finally:
+            if problems := self._end(context, transaction, user_options):
+                raise TestFailure(problems) from failed  # the block's own failure is its cause
+
+    def _end(self, context: AppContext, transaction: RootTransaction, user_options: dict[str, t.Any]) -> list[str]:
+        """Undo one test, and say what its code did wrong."""
+        connection, pool, db = self.connection, self._pool, self.db
+        problems: list[str] = []
+        try:
+            problems += _pop_contexts_above(context)
+            try:
+                # Whatever the code under test sent through a Session ran inside
+                # one of that Session's savepoints. A COMMIT (or DDL or TRUNCATE
+                # on MariaDB, which commit implicitly) took the savepoint with the
+                # transaction, so rolling back to it here fails.
+                db.session.remove()
+            except DBAPIError as error:
+                problems.append(_ENDED.format(error.orig))
+            try:
+                context.pop()
+            except Exception as error:  # noqa: BLE001 (any teardown_appcontext function may raise anything)
+                problems.append(f"A teardown_appcontext function raised {_describe(error)}.")
+        finally:
+            db.session.session_factory.kw = user_options
+            problems += pool.block()
+            if not transaction.is_active:  # connection.commit() or rollback()
+                problems.append(_ENDED.format("the Connection's transaction was ended"))
+            try:
+                if connection.in_transaction():  # ours, or one begun after the code under test ended ours
+                    connection.rollback()
+            except DBAPIError as error:  # pragma: no cover (a failure the driver did not take for a drop)
+                if not error.connection_invalidated:
+                    raise
+            if connection.invalidated:
+                problems.append(_DROPPED)
+            if any(problem.startswith(_ENDED[:40]) for problem in problems):
+                # What was written before the COMMIT is in the database for good.
+                db.metadata.drop_all(connection)
+                db.metadata.create_all(connection)
+                connection.commit()
+        return problems
+
+    @contextlib.contextmanager
+    def assert_num_queries(self, expected: int) -> t.Iterator[None]:
+        """Fail unless the block sends exactly ``expected`` SQL statements
+        through the engine, not counting BEGIN and the SAVEPOINT statements
+        (in SQL the pair's savepoints cannot be told from the app's own).
+
+        :raises AssertionError: with both counts and the SQL sent.
+        """
+        statements: list[str] = []
+
+        def record(conn: Connection, cursor: t.Any, statement: str, *args: t.Any) -> None:
+            if not _TRANSACTION_CONTROL.match(statement):
+                statements.append(statement)
+
+        event.listen(self.engine, "before_cursor_execute", record)
+        try:
+            yield
+        finally:
+            event.remove(self.engine, "before_cursor_execute", record)
+        if len(statements) != expected:
+            sql = "\n".join(f"  {s}" for s in statements)
+            raise AssertionError(f"expected {expected} SQL statement(s), got {len(statements)}:\n{sql}")
+
+
+_TRANSACTION_CONTROL = re.compile(r"\s*(BEGIN|SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT)\b", re.IGNORECASE)
+
+_ENDED = (
+    "The code under test ended the outer transaction (a COMMIT, or DDL or TRUNCATE on"
+    " MariaDB/MySQL, which commit implicitly): what it wrote before that may survive this test. ({})"
+)
+_DROPPED = "The database server dropped the test's connection during the test; the next test reconnects."
+_BLOCKED = (
+    "This test used the app's database outside the fixture pair (outside TestConnection.transaction()), where"
+    " what it writes would stay for good: name db_session (or client) in the test, or put its whole module"
+    ' inside the pair with pytestmark = pytest.mark.usefixtures("db_session").'
+)
+
+
+def check_version(written_for: str) -> None:
+    """Check that this module serves test code written for the release
+    ``written_for`` (conftest.py names its own): same major and minor
+    version. The README's "Upgrading" says what to do when they differ.
+
+    :raises TestSetupError: naming both versions.
+    """
+    if written_for.split(".")[:2] != __version__.split(".")[:2]:
+        raise TestSetupError(
+            f"The test code (conftest.py) was written for flask_scoped_db {written_for}, and flask_scoped_db.py"
+            f" is {__version__}: CHANGES.md says what changed between them; take the conftest.py of release"
+            f" {__version__} and carry your own lines over (README, 'Upgrading'), or copy the matching module."
+        )
+
+
+# -- Starting each test clean ------------------------------------------------
+
+
+def _begin_clean(connection: Connection, pool: _TestPool, restart_ids: bool) -> RootTransaction:
+    """Begin the test's transaction on a connection with no state left by
+    earlier tests; return the transaction.
+
+    What a ROLLBACK leaves behind differs per backend. PostgreSQL keeps
+    session-level advisory locks and prepared statements: one statement
+    clears them. MariaDB keeps ``GET_LOCK`` locks, temporary tables, user and
+    session variables: the locks are released, and if the last test created a
+    table or set a variable the connection is replaced by a new one, which
+    the app's ``init_command`` or ``connect`` events set up as always. There
+    is no public call of PyMySQL or mysqlclient that resets a connection. What
+    SQLite keeps per connection (PRAGMAs, functions) is not reset.
+    """
+    if connection.dialect.name == "mysql" and not connection.invalidated:
+        _reset_mariadb_session(connection)
+    if connection.invalidated:  # the server dropped it during the last test, or the reset replaced it
+        connection.engine.pool = pool.original
+        try:
+            connection.connection  # noqa: B018 (reconnects)
+        finally:
+            connection.engine.pool = pool
+        if connection.dialect.name == "mysql":
+            _reset_mariadb_session(connection)
+    if restart_ids and connection.dialect.name == "mysql":
+        _restart_auto_increments(connection)
+    transaction = connection.begin()
+    try:
+        dbapi_connection = connection.connection.driver_connection
+        if connection.dialect.name == "postgresql":
+            _reset_postgresql_session(connection, restart_ids)
+        elif connection.dialect.driver == "pysqlite" and not dbapi_connection.in_transaction:  # type: ignore[union-attr]
+            # In its legacy transaction mode (the default before Python 3.16),
+            # pysqlite sends BEGIN only before INSERT, UPDATE and DELETE: a SAVEPOINT
+            # sent first opens no transaction, and its RELEASE is a real COMMIT.
+            # Where the driver (autocommit=False, Python 3.12+) or the app's own
+            # "begin" event already opened a transaction, there is nothing to do.
+            connection.exec_driver_sql("BEGIN")
+    except BaseException:  # pragma: no cover (the reset failed: leave the connection as it was)
+        transaction.rollback()
+        raise
+    return transaction
+
+
+def _reset_postgresql_session(connection: Connection, restart_ids: bool) -> None:
+    """Release advisory locks and drop prepared statements, in one statement
+    inside the test's transaction; with ``restart_ids``, set every sequence
+    that moved back to its start value too (``setval`` is not transactional)."""
+    restart = "; SELECT setval(quote_ident(schemaname) || '.' || quote_ident(sequencename), start_value, false)"
+    restart += " FROM pg_sequences WHERE last_value IS NOT NULL"
+    connection.exec_driver_sql(f"DEALLOCATE ALL; SELECT pg_advisory_unlock_all(){restart if restart_ids else ''}")
+
+
+# The session's SET statements and CREATE TABLEs so far (temporary tables
+# included), and how many user variables it has: when one of them moved,
+# the last test changed the session's state.
+_MARIADB_STATE = (
+    "SELECT RELEASE_ALL_LOCKS(), (SELECT GROUP_CONCAT(variable_value ORDER BY variable_name)"
+    " FROM information_schema.session_status WHERE variable_name IN ('COM_SET_OPTION', 'COM_CREATE_TABLE')),"
+    " (SELECT COUNT(*) FROM information_schema.user_variables WHERE variable_value IS NOT NULL)"
+)
+
+
+def _reset_mariadb_session(connection: Connection) -> None:
+    """Release ``GET_LOCK`` locks; replace the connection if the last test
+    changed its session state (a SET, a temporary table, a user variable)."""
+    state = tuple(connection.exec_driver_sql(_MARIADB_STATE).one())[1:]
+    connection.rollback()
+    # The info dictionary goes with the DBAPI connection: a new one is noted.
+    if connection.info.setdefault("flask_scoped_db_state", state) != state:
+        connection.invalidate()
+
+
+def _restart_auto_increments(connection: Connection) -> None:
+    """Set AUTO_INCREMENT back to 1 on the tables whose counter moved (ALTER
+    TABLE commits implicitly: this runs before the test's transaction)."""
+    moved = connection.exec_driver_sql(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND auto_increment > 1"
+    ).scalars()
+    quote = connection.dialect.identifier_preparer.quote
+    for table in moved.all():
+        connection.exec_driver_sql(f"ALTER TABLE {quote(table)} AUTO_INCREMENT = 1")
+    connection.commit()
+
+
+# -- The app's engine during the run: connections join the test -------------
+
+
+class _TestPool(NullPool):
+    """The app engine's pool while a TestConnection is open.
+
+    During a test (``join``), each connection it hands out is the test's own
+    DBAPI connection, in a savepoint of its own (``_Savepoint``): what the code
+    under test does through ``db.engine`` sees the test's rows, is undone with
+    the test, and never ends or waits on the test's transaction. Between tests
+    (``block``) it refuses: a test outside the pair would write for good.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(self._connect, dialect=connection.dialect)
+        self.original: Pool = connection.engine.pool
+        self._dbapi_connection: t.Any = None
+        self._open: list[_Savepoint] = []
+        self._problems: list[str] = []
+        self._names = itertools.count()
+        self._pid = os.getpid()
+
+    def join(self, connection: Connection) -> None:
+        """Hand out savepoints of ``connection`` until :meth:`block`."""
+        self._dbapi_connection = connection.connection.dbapi_connection
+
+    def block(self) -> list[str]:
+        """Refuse connections from now on; return what went wrong with the
+        ones handed out since :meth:`join`."""
+        self._dbapi_connection = None
+        problems, self._problems = self._problems, []
+        if self._open:
+            problems.append(
+                f"The code under test left {len(self._open)} connection(s) of db.engine checked"
+                " out: close every Connection it takes from the engine."
+            )
+        for savepoint in self._open:
+            savepoint.forget()
+        self._open.clear()
+        return problems
+
+    def recreate(self) -> _TestPool:
+        """``engine.dispose()`` keeps this pool: it holds no connections of its own."""
+        return self
+
+    def _connect(self) -> _Savepoint:
+        if self._dbapi_connection is None:
+            raise RuntimeError(_BLOCKED)
+        if os.getpid() != self._pid:
+            raise RuntimeError("A forked child cannot join the test's transaction: its connection is the parent's.")
+        savepoint = _Savepoint(self._dbapi_connection, f"test_engine_{next(self._names)}", self)
+        self._open.append(savepoint)
+        return savepoint
+
+    def _closed(self, savepoint: _Savepoint, problem: str | None) -> None:
+        self._open.remove(savepoint)
+        if problem is not None:
+            self._problems.append(problem)
+
+
+class _Savepoint:
+    """A DBAPI connection that ``_TestPool`` hands out during a test: the test's
+    own, where ``commit()`` and ``rollback()`` act on a savepoint of its own.
+    Once closed, or forgotten after its test, it sends nothing more."""
+
+    def __init__(self, dbapi_connection: t.Any, name: str, pool: _TestPool) -> None:
+        self._dbapi_connection = dbapi_connection
+        self._name = name
+        self._pool: _TestPool | None = pool
+        self._execute("SAVEPOINT")
+
+    def __getattr__(self, name: str) -> t.Any:
+        return getattr(self._dbapi_connection, name)
+
+    def cursor(self, *args: t.Any) -> t.Any:
+        cursor = self._dbapi_connection.cursor(*args)
+        # SQLAlchemy's pysqlite recipe (driver in autocommit mode, BEGIN sent
+        # from the engine's "begin" event) would BEGIN inside the test's
+        # transaction: here the savepoint is the transaction.
+        if isinstance(self._dbapi_connection, sqlite3.Connection) and self._dbapi_connection.isolation_level is None:
+            return _CursorThatBegan(cursor)
+        return cursor
+
+    def commit(self) -> None:
+        self._execute("RELEASE SAVEPOINT")
+        self._execute("SAVEPOINT")
+
+    def rollback(self) -> None:
+        self._execute("ROLLBACK TO SAVEPOINT")
+
+    def close(self) -> None:
+        pool = self._pool
+        if pool is None:
+            return
+        try:
+            # The pool's reset-on-return has rolled back to the savepoint already.
+            self._execute("RELEASE SAVEPOINT")
+        except Exception as error:  # noqa: BLE001 (SQLAlchemy would only log it)
+            pool._closed(self, _ENDED.format(error))
+        else:
+            pool._closed(self, None)
+        self._pool = None
+
+    def forget(self) -> None:
+        """Send nothing from now on: the test it belonged to is over."""
+        self._pool = None
+
+    def _execute(self, statement: str) -> None:
+        if self._pool is None:
+            return
+        cursor = self._dbapi_connection.cursor()
+        try:
+            cursor.execute(f"{statement} {self._name}")
+        finally:
+            cursor.close()
+
+
+class _CursorThatBegan:
+    """An SQLite cursor on which BEGIN does nothing: a savepoint is open."""
+
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self._cursor = cursor
+
+    def __getattr__(self, name: str) -> t.Any:
+        return getattr(self._cursor, name)
+
+    def execute(self, statement: str, *args: t.Any) -> t.Any:
+        if statement.strip().upper() == "BEGIN":
+            return self
+        return self._cursor.execute(statement, *args)
+
+
+# -- Contexts: one per request and per CLI command, none left behind --------
+#
+# Flask has no public way to tell which contexts are pushed, or to make a
+# request push an app context of its own on Flask <= 3.1: these use its
+# context variables (Flask 2.3 to 3.2), and each use is tested on each.
+_cv_app: ContextVar[AppContext] = flask.globals._cv_app
+
+
+def _pop_contexts_above(context: AppContext) -> list[str]:
+    """Pop every app context (and, on Flask <= 3.1, request context) the test
+    left pushed above ``context``, running their teardowns; say what was left."""
+    problems: list[str] = []
+    left = 0
+    while (top := _cv_app.get(None)) is not None and top is not context and left < 100:
+        left += 1
+        owner = _RequestContextOfItsOwn.owner_of(top) if _RequestContextOfItsOwn is not None else None
+        try:
+            (owner or top).pop()
+        except Exception as error:  # noqa: BLE001 (their teardown functions may raise anything)
+            problems.append(f"Popping it raised {_describe(error)}.")
+    if left:
+        problems.insert(0, f"The test left {left} app context(s) pushed: pop every context it pushes.")
+    return problems
+
+
+def _describe(error: BaseException) -> str:
+    """``error``, or the errors inside it: Flask >= 3.2 runs every teardown
+    function and raises what they raised as (nested) exception groups."""
+    inner = getattr(error, "exceptions", None)
+    return ", ".join(_describe(e) for e in inner) if inner else repr(error)
+
+
+class _CliRunnerOfItsOwnContext(FlaskCliRunner):
+    """``app.test_cli_runner()`` while a TestConnection is open: each
+    ``invoke()`` runs the command in an app context of its own, with a Session
+    of its own that joins the test's transaction, as ``flask <command>`` does.
+
+    Flask's ``with_appcontext`` pushes a context only when none is current, so
+    with Flask's own runner a command in a test would run in the test's context,
+    on the test's Session: a command that forgot to commit would still pass.
+    """
+
+    def invoke(self, *args: t.Any, **kwargs: t.Any) -> Result:
+        hidden = _cv_app.set(None)  # type: ignore[arg-type]
+        try:
+            with self.app.app_context():
+                result: Result = super().invoke(*args, **kwargs)
+                return result
+        finally:
+            _cv_app.reset(hidden)
+
+
+_RequestContextOfItsOwn: t.Any = None
+
+if "RequestContext" in vars(flask.ctx):  # pragma: no branch (Flask <= 3.1; 3.2 pushes an app context per request)
+
+    class _RequestContextOfItsOwnClass(flask.ctx.RequestContext):
+        """A request context that always pushes an app context of its own.
+
+        Flask <= 3.1 reuses an app context that is already pushed, so a test
+        client request inside the test's context would run on the test's
+        Session. Hiding that context while this one is pushed gives every
+        request its own app context and Session, as Flask 3.2 does.
+        """
+
+        def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._hidden: list[tuple[Token[AppContext], AppContext]] = []
+
+        def push(self) -> None:
+            hidden = _cv_app.set(None)  # type: ignore[arg-type]
+            super().push()
+            self._hidden.append((hidden, _cv_app.get()))
+
+        def pop(self, *args: t.Any, **kwargs: t.Any) -> None:
+            try:
+                super().pop(*args, **kwargs)
+            finally:
+                _cv_app.reset(self._hidden.pop()[0])
+
+        @staticmethod
+        def owner_of(app_context: AppContext) -> flask.ctx.RequestContext | None:
+            """The current request context if it pushed ``app_context``."""
+            request = flask.globals._cv_request.get(None)
+            if (
+                isinstance(request, _RequestContextOfItsOwnClass)
+                and request._hidden
+                and request._hidden[-1][1] is app_context
+            ):
+                return request
+            return None
+
+    _RequestContextOfItsOwn = _RequestContextOfItsOwnClass
+
+
+# -- The run's own database --------------------------------------------------
+
+
+class TestDatabase:
+    """The test run's own database, beside the one ``url`` names, which the
+    tests never touch.
+
+    :meth:`open` takes the first free slot of ``<name>_run0``,
+    ``<name>_run1``, ...: a run (or each pytest-xdist worker) holds a lock on
+    its slot while it lives, which the server or the kernel releases however
+    it dies (a PostgreSQL advisory lock or a MariaDB ``GET_LOCK`` on a
+    connection to the named database, ``flock`` on an SQLite file). A free
+    slot's database, left by an earlier run, is reused, emptied; a live
+    run's is never touched. A slot whose database this module did not make is
+    skipped. SQLite in-memory URLs are used as they are.
+
+    :param url: The database URL the tests are configured with.
+    :raises TestSetupError: an unsupported backend, a driver that is not
+        installed, a server that cannot be reached or refuses the user, a
+        database that does not exist; the message says what to do.
+    """
+
+    __test__ = False
+
+    def __init__(self, url: str | URL) -> None:
+        self.named = make_url(url)
+        self.backend = self.named.get_backend_name()
+        if self.backend not in ("sqlite", "postgresql", "mysql", "mariadb"):
+            raise TestSetupError(
+                f"The test database URL names a {self.backend!r} database: flask_scoped_db creates test databases"
+                " on SQLite, PostgreSQL and MariaDB/MySQL only. Point it at one of those."
+            )
+        try:
+            self.named.get_dialect().import_dbapi()
+        except (ImportError, NoSuchModuleError) as error:
+            raise TestSetupError(
+                f"The test database URL names the driver {self.named.drivername!r}, which cannot be loaded ({error}):"
+                " install its package (psycopg[binary] for postgresql+psycopg, PyMySQL for mysql+pymysql)."
+            ) from None
+        self.url = self.named
+        """The URL of the run's database, once :meth:`open` has chosen it."""
+        self.memory = self.backend == "sqlite" and _is_sqlite_memory(self.named)
+        self._lock: t.Any = None
+        if not self.memory and self.backend != "sqlite":
+            self._server().close()  # a wrong URL or user, a missing database: said now, before any test
+
+    def open(self, *, fresh: bool = False) -> URL:
+        """Take a slot, make its database ready and empty, return its URL.
+
+        :param fresh: Drop and create the slot's database even if an
+            earlier run left one (``pytest --create-db``).
+        """
+        if self.memory:
+            return self.url
+        for slot in range(100):
+            name = f"{self._stem()}_run{slot}"
+            if self._take(name):
+                if self._empty_sqlite_file() if self.backend == "sqlite" else self._reuse(name, fresh):
+                    return self.url
+                self.close()
+        raise TestSetupError(f"100 live runs, or databases not made by one, hold {self._stem()}_run0 to _run99.")
+
+    def close(self) -> None:
+        """Release the slot. Its database stays, for the next run to reuse."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def _stem(self) -> str:
+        return Path(self.named.database or "").stem if self.backend == "sqlite" else self.named.database or ""
+
+    def _take(self, name: str) -> bool:
+        """Lock the slot ``name`` if it is free."""
+        if self.backend == "sqlite":
+            import fcntl  # POSIX only; imported here so that the module imports on Windows
+
+            path = Path(self.named.database or "").resolve().with_stem(name)
+            lock = open(path, "a")  # noqa: SIM115 (held until close)
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.close()
+                return False
+            self._lock, self.url = lock, self.named.set(database=str(path))
+            return True
+        server = self._server()
+        if self.backend == "postgresql":
+            sql = "SELECT pg_try_advisory_lock(hashtext('flask_scoped_db'), hashtext(%(name)s))"
+        else:
+            sql = "SELECT GET_LOCK(%(name)s, 0)"
+        if server.exec_driver_sql(sql, {"name": name}).scalar() in (True, 1):
+            self._lock, self.url = server, self.named.set(database=name)
+            return True
+        server.close()
+        return False
+
+    def _reuse(self, name: str, fresh: bool) -> bool:
+        """Create the slot's database, or empty the one an earlier run left (on
+        MariaDB, make it anew); False if a database of that name is not ours."""
+        server: Connection = self._lock
+        quoted = server.dialect.identifier_preparer.quote(name)
+        if self.backend == "postgresql":
+            mark = "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %(name)s"
+            create = [f"CREATE DATABASE {quoted}", f"COMMENT ON DATABASE {quoted} IS '{_MARK}'"]
+            drop = f"DROP DATABASE {quoted} WITH (FORCE)"
+        else:
+            mark = "SELECT schema_comment FROM information_schema.schemata WHERE schema_name = %(name)s"
+            create = [f"CREATE DATABASE {quoted} COMMENT '{_MARK}'"]
+            drop = f"DROP DATABASE {quoted}"
+        found = server.exec_driver_sql(mark, {"name": name}).first()
+        if found is not None and found[0] != _MARK:
+            return False
+        if found is not None and self.backend == "postgresql" and not fresh:
+            # Emptied in place: much faster than a new database on PostgreSQL.
+            with contextlib.closing(create_engine(self.url, poolclass=NullPool).connect()) as connection:
+                connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+                connection.commit()
+            return True
+        for statement in [drop, *create] if found is not None else create:
+            server.exec_driver_sql(statement)
+        return True
+
+    def _empty_sqlite_file(self) -> bool:
+        """Empty the slot's file, and mark it as ours (SQLite's
+        ``application_id``, bytes 68 to 71 of the file's header); False if it
+        holds a database that is not ours."""
+        path = self.url.database or ""
+        with open(path, "rb") as file:
+            header = file.read(72)
+        if header and header[68:72] != _SQLITE_MARK.to_bytes(4, "big"):
+            return False
+        for suffix in ("-journal", "-wal", "-shm"):
+            Path(path + suffix).unlink(missing_ok=True)
+        os.truncate(path, 0)
+        with contextlib.closing(sqlite3.connect(path)) as marking:
+            marking.execute(f"PRAGMA application_id = {_SQLITE_MARK}")
+        return True
+
+    def _server(self) -> Connection:
+        """An AUTOCOMMIT connection to the named database, or a TestSetupError
+        that says what is wrong."""
+        engine = create_engine(self.named, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        try:
+            return engine.connect()
+        except DBAPIError as error:
+            raise TestSetupError(_setup_error(self.named, error)) from None
+
+
+_MARK = "made by flask_scoped_db for test runs"
+_SQLITE_MARK = 0x46534442  # "FSDB"
+
+
+def _setup_error(named: URL, error: DBAPIError) -> str:
+    """What went wrong connecting to ``named``, and what to do about it."""
+    server = named._replace(database=None).render_as_string()  # set() keeps what is None
+    message = str(error.orig)
+    number = (getattr(error.orig, "args", None) or [None])[0]  # the MariaDB drivers' error number
+    if number == 1049 or re.search(r'database ".*" does not exist', message):
+        return (
+            f"The test database URL names the database {named.database!r}, which does not exist on {server}."
+            f" Create it (CREATE DATABASE {named.database}), or name any database that exists there:"
+            " the tests only create their own beside it."
+        )
+    if number in (1044, 1045, 1698) or re.search(r'role ".*" does not exist|authentication failed', message):
+        return f"{server} refused the user {named.username!r} ({message}): check the user and password in the URL."
+    return (
+        f"Cannot reach {server} for the tests ({error.orig}): start the server, or point"
+        " the test database URL at one that runs."
+    )

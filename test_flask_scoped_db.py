@@ -27,12 +27,14 @@ from flask import Response
 from flask import session as flask_session
 from flask import stream_with_context
 from flask.testing import FlaskClient
-from sqlalchemy import Connection
+from sqlalchemy import URL
 from sqlalchemy import Engine
 from sqlalchemy import String
+from sqlalchemy import create_engine
 from sqlalchemy import event
 from sqlalchemy import func
 from sqlalchemy import insert
+from sqlalchemy import inspect
 from sqlalchemy import make_url
 from sqlalchemy import select
 from sqlalchemy import text
@@ -44,13 +46,19 @@ from sqlalchemy.orm import QueryPropertyDescriptor
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import scoped_session
+from sqlalchemy.pool import NullPool
 from sqlalchemy.pool import StaticPool
 from werkzeug.exceptions import NotFound
 
+import flask_scoped_db
 from conftest import Item
-from conftest import _Server
 from conftest import db
 from flask_scoped_db import ScopedDB
+from flask_scoped_db import TestConnection
+from flask_scoped_db import TestDatabase
+from flask_scoped_db import TestFailure
+from flask_scoped_db import TestSetupError
+from flask_scoped_db import check_version
 
 FLASK = tuple(int(part) for part in version("flask").split(".")[:3])
 BACKEND = make_url(os.environ["TEST_DATABASE_URL"]).get_backend_name()
@@ -825,6 +833,22 @@ def test_a_raw_dbapi_commit_is_undone_with_the_test(session: scoped_session[Sess
     assert count_items(session) == 1
 
 
+DRIVER_ATTRIBUTE = {"sqlite": "in_transaction", "postgresql": "closed", "mysql": "open"}
+
+
+def test_a_raw_connection_offers_the_drivers_own_attributes(
+    session: scoped_session[Session], db: ScopedDB, connection: TestConnection
+) -> None:
+    """Attributes of the driver's connection that the pair does not change read through to the test's own."""
+    raw = db.engine.raw_connection()
+    try:
+        attribute = DRIVER_ATTRIBUTE[BACKEND]
+        ours = connection.connection.connection.dbapi_connection
+        assert getattr(raw.dbapi_connection, attribute) == getattr(ours, attribute)
+    finally:
+        raw.close()
+
+
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_forked_child_cannot_join_the_tests_transaction(session: scoped_session[Session], db: ScopedDB) -> None:
     """In a child forked during a test, db.engine refuses: its connection would be the parent's."""
@@ -886,13 +910,13 @@ def test_ddl_inside_a_test_is_rolled_back(session: scoped_session[Session]) -> N
 
 
 def test_every_session_of_the_test_shares_one_connection(
-    session: scoped_session[Session], connection: Connection, app: Flask, db: ScopedDB
+    session: scoped_session[Session], connection: TestConnection, app: Flask, db: ScopedDB
 ) -> None:
     """The test's Session and a request's are bound to the fixture's connection."""
     assert session.connection().engine is connection.engine
     with app.app_context():
-        assert db.session.get_bind() is connection
-    assert session.get_bind() is connection
+        assert db.session.get_bind() is connection.connection
+    assert session.get_bind() is connection.connection
 
 
 def test_assert_num_queries_counts_the_statements_sent(
@@ -946,7 +970,7 @@ import os
 import pytest
 from flask.globals import app_ctx
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from conftest import Item
 
@@ -1031,6 +1055,25 @@ def test_a_foreign_teardown_raises(app, db_session):
 def test_clean_after_a_foreign_teardown_raises(db_session, db):
     assert_clean(db_session, db)
 
+def test_leaves_a_context_whose_teardown_raises(app, db_session):
+    app.teardown_appcontext_funcs.append(fail_once)
+    FAIL_ONCE.append(True)
+    app.app_context().push()
+
+def test_clean_after_leaves_a_context_whose_teardown_raises(db_session, db):
+    assert_clean(db_session, db)
+
+def test_commits_through_the_engine(db_session, db):
+    try:
+        with db.engine.connect() as connection:
+            connection.execute(text("INSERT INTO item (name) VALUES ('committed')"))
+            connection.exec_driver_sql("COMMIT")
+    except DBAPIError:
+        pass  # on SQLite and psycopg2, rolling back to the savepoint the COMMIT took fails at once
+
+def test_clean_after_commits_through_the_engine(db_session, db):
+    assert_clean(db_session, db)
+
 def test_leaves_a_failed_session(db_session):
     db_session.add(Item(name="twice"))
     db_session.commit()
@@ -1078,20 +1121,22 @@ def test_sees_no_server_session_state(db_session, db):
 
 # What the inner run must report: exactly these tests fail, each for its own reason.
 INNER_FAILURES = {
-    "ERROR at teardown of test_commits_through_the_connection": "Failed: The code under test ended the outer",
-    "ERROR at teardown of test_leaves_a_connection_checked_out": r"Failed: The code under test left 1 connection\(s\)",
-    "ERROR at teardown of test_commits_with_sql": "Failed: The code under test ended the outer",
+    "ERROR at teardown of test_commits_through_the_connection": "TestFailure: The code under test ended the outer",
+    "ERROR at teardown of test_leaves_a_connection_checked_out": r"TestFailure: The code under test left 1 connection\(s\)",
+    "ERROR at teardown of test_commits_with_sql": "TestFailure: The code under test ended the outer",
     "FAILED test_pushes_a_context_and_fails": "AssertionError: failed halfway",
-    "ERROR at teardown of test_pushes_a_context_and_fails": r"Failed: The test left 1 app context\(s\) pushed",
-    "ERROR at teardown of test_leaves_a_request_context_pushed": r"Failed: The test left 1 app context\(s\) pushed",
-    "ERROR at teardown of test_a_foreign_teardown_raises": "Failed: A teardown_appcontext function raised RuntimeError",
+    "ERROR at teardown of test_pushes_a_context_and_fails": r"TestFailure: The test left 1 app context\(s\) pushed",
+    "ERROR at teardown of test_leaves_a_request_context_pushed": r"TestFailure: The test left 1 app context\(s\) pushed",
+    "ERROR at teardown of test_a_foreign_teardown_raises": "TestFailure: A teardown_appcontext function raised RuntimeError",
+    "ERROR at teardown of test_leaves_a_context_whose_teardown_raises": r"TestFailure: The test left 1 app context",
+    "ERROR at teardown of test_commits_through_the_engine": "TestFailure: The code under test ended the outer",
 }
 if BACKEND == "sqlite":
     INNER_FAILURES["FAILED test_commits_by_truncate"] = "OperationalError"  # SQLite has no TRUNCATE
 elif BACKEND in ("mysql", "mariadb"):
-    INNER_FAILURES["ERROR at teardown of test_commits_by_truncate"] = "Failed: The code under test ended the outer"
+    INNER_FAILURES["ERROR at teardown of test_commits_by_truncate"] = "TestFailure: The code under test ended the outer"
 if BACKEND != "sqlite":
-    INNER_FAILURES["ERROR at teardown of test_drops_its_connection"] = "Failed: The database server dropped"
+    INNER_FAILURES["ERROR at teardown of test_drops_its_connection"] = "TestFailure: The database server dropped"
 
 
 def inner_pytest(directory: Path, conftest: str, tests: str, *options: str, **env: str) -> subprocess.Popen[str]:
@@ -1197,10 +1242,7 @@ def test_a_connection_left_open_is_counted_whatever_the_pool(tmp_path: Path, poo
     conftest = conftest.replace(
         '{"TESTING": True,', f'{{"TESTING": True, "SQLALCHEMY_ENGINE_OPTIONS": {{"poolclass": {pool}}},'
     )
-    conftest = conftest.replace(
-        "from sqlalchemy.pool import NullPool\n",
-        f"from sqlalchemy.pool import NullPool\nfrom sqlalchemy.pool import {pool}\n",
-    )
+    conftest = conftest.replace("import pytest\n", f"import pytest\nfrom sqlalchemy.pool import {pool}\n", 1)
     report = run_pytest(tmp_path / "run", conftest, LEAKING_TESTS)
     assert set(summary(report)) == {"ERROR at teardown of test_leaves_a_connection_checked_out"}, report
     assert "left 1 connection(s) of db.engine" in report
@@ -1276,6 +1318,97 @@ def test_an_sqlite_engine_that_begins_its_own_transactions_works_with_the_pair(t
     report = run_pytest(tmp_path / "run", conftest, SQLITE_MODE_TESTS.format(mode=SQLITE_MODES[mode]))
     assert summary(report) == {}, report
     assert "3 passed" in report, report
+
+
+# The app's own per-connection settings, one numeric and one string, made three ways.
+SETTINGS = {
+    "mysql": ("SET SESSION lock_wait_timeout = 10, time_zone = '+02:00'", ("10", "+02:00")),
+    "postgresql": ("SET lock_timeout = '10s'; SET timezone = 'Asia/Tokyo'", ("10s", "Asia/Tokyo")),
+}
+SETTINGS_WAYS = {
+    "mysql": {
+        "in the URL": lambda url, sql: url.update_query_dict({"init_command": sql}),
+        "in connect_args": lambda url, sql: url,
+    },
+    "postgresql": {"in connect_args": lambda url, sql: url},
+}
+SETTING_EVENT = """
+@pytest.fixture(scope="session", autouse=True)
+def app_settings(app, db):
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def settings(dbapi_connection, connection_record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute({sql!r})
+        cursor.close()
+        dbapi_connection.commit()
+"""
+SETTINGS_TESTS = """
+import os
+
+import pytest
+from sqlalchemy import event, text
+
+{event}
+
+BACKEND = os.environ["TEST_DATABASE_URL"].split(":")[0].split("+")[0]
+READ = "SELECT @@session.lock_wait_timeout, @@session.time_zone" if BACKEND == "mysql" else (
+    "SELECT current_setting('lock_timeout'), current_setting('timezone')")
+CHANGE = "SET SESSION lock_wait_timeout = 20, time_zone = '+05:00'" if BACKEND == "mysql" else (
+    "SET SESSION lock_timeout = '20s'; SET SESSION timezone = 'UTC'")
+
+def settings(db_session):
+    return tuple(str(value) for value in db_session.execute(text(READ)).one())
+
+def test_sees_the_apps_settings(db_session):
+    assert settings(db_session) == {expected!r}
+
+def test_changes_them(db_session):
+    db_session.connection().exec_driver_sql(CHANGE)
+    assert settings(db_session) != {expected!r}
+
+def test_sees_the_apps_settings_again(db_session):
+    assert settings(db_session) == {expected!r}
+
+def test_changes_them_through_the_engine(db_session, db):
+    with db.engine.connect() as connection:
+        connection.exec_driver_sql(CHANGE)
+
+def test_sees_the_apps_settings_once_more(db_session):
+    assert settings(db_session) == {expected!r}
+"""
+DRIVERS = {"mysql": ["pymysql", "mysqldb"], "postgresql": ["psycopg", "psycopg2"]}
+
+
+@pytest.mark.whole_runs
+@pytest.mark.skipif(BACKEND == "sqlite", reason="a server's session settings")
+@pytest.mark.parametrize("way", ["in the URL", "in connect_args", "in a connect event"])
+@pytest.mark.parametrize("driver", [0, 1])
+def test_the_apps_session_settings_hold_in_every_test_on_every_driver(tmp_path: Path, driver: int, way: str) -> None:
+    """Session settings the app makes per connection, numeric and string, in the URL (init_command),
+    connect_args or a connect event, hold in every test, also after a test changed them; on both drivers."""
+    sql, expected = SETTINGS[BACKEND]
+    url = make_url(os.environ["TEST_DATABASE_URL"]).set(drivername=f"{BACKEND}+{DRIVERS[BACKEND][driver]}")
+    conftest, event = CONFTEST, ""
+    if way == "in a connect event":
+        event = SETTING_EVENT.format(sql=sql)
+    elif way in SETTINGS_WAYS[BACKEND]:
+        url = SETTINGS_WAYS[BACKEND][way](url, sql)
+        if way == "in connect_args":
+            args = (
+                {"init_command": sql}
+                if BACKEND == "mysql"
+                else {"options": "-c lock_timeout=10s -c timezone=Asia/Tokyo"}
+            )
+            options = f'"SQLALCHEMY_ENGINE_OPTIONS": {{"connect_args": {args!r}}},'
+            conftest = conftest.replace('{"TESTING": True,', f'{{"TESTING": True, {options}')
+    else:
+        pytest.skip(f"{BACKEND} takes no settings {way}")
+    tests = SETTINGS_TESTS.format(event=event, expected=expected)
+    report = run_pytest(tmp_path, conftest, tests, TEST_DATABASE_URL=url.render_as_string(hide_password=False))
+    assert "5 passed" in report and summary(report) == {}, report
 
 
 # -- Test runs: a forgotten pair, opt-ins, parallel runs, set-up mistakes -----
@@ -1390,12 +1523,16 @@ def test_restart_ids_makes_every_test_start_ids_at_one(tmp_path: Path) -> None:
 SLOW_TESTS = """
 import os
 import time
+from pathlib import Path
 
 import pytest
 
 from sqlalchemy import func, select
 
 from conftest import Item
+
+# Each process of the run (each xdist worker) says which database it was given.
+Path(f"database_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.txt").write_text(os.environ["TEST_DATABASE_URL"])
 
 def test_writes_while_another_run_does(db_session):
     for n in range(20):
@@ -1411,19 +1548,20 @@ def test_waits_for_its_signal(db_session, n):
 """
 
 
-def databases_of_inner_runs() -> set[str]:
-    """The test databases that runs started from this test process have now."""
-    server = _Server(make_url(os.environ["TEST_DATABASE_URL"]))
-    return {name for name in server._databases() if server.pattern.fullmatch(name)}
+def databases_used(directory: Path) -> set[str]:
+    """The databases that the processes of an inner run in ``directory`` were given."""
+    return {path.read_text() for path in directory.glob("database_*.txt")}
 
 
 @pytest.mark.whole_runs
-def test_two_runs_at_once_on_one_server_both_pass(tmp_path: Path) -> None:
-    """Two runs started together get databases of their own: both pass, and neither leaves one behind."""
+@pytest.mark.skipif(IS_SQLITE_MEMORY, reason="each process has an in-memory database of its own")
+def test_two_runs_at_once_on_one_server_get_databases_of_their_own(tmp_path: Path) -> None:
+    """Two runs started together each take a database of their own, and both pass."""
     runs = [inner_pytest(tmp_path / f"run{n}", CONFTEST, SLOW_TESTS) for n in (1, 2)]
     reports = [run.communicate(timeout=300)[0] for run in runs]
     assert ["5 passed" in report for report in reports] == [True, True], reports
-    assert databases_of_inner_runs() == set()
+    first, second = databases_used(tmp_path / "run1"), databases_used(tmp_path / "run2")
+    assert len(first) == len(second) == 1 and first != second
 
 
 def wait_for(condition: t.Callable[[], bool]) -> None:
@@ -1436,26 +1574,93 @@ def wait_for(condition: t.Callable[[], bool]) -> None:
 
 @pytest.mark.whole_runs
 @pytest.mark.skipif(IS_SQLITE_MEMORY, reason="an SQLite :memory: database dies with its process")
-def test_a_killed_runs_databases_are_dropped_by_the_next_run_and_a_live_ones_kept(tmp_path: Path) -> None:
-    """A run killed with SIGKILL under -n 4 leaves four databases; a later -n 2 run drops them all, and
-    leaves alone those of a run that is still going."""
+def test_a_killed_runs_databases_are_reused_by_the_next_run_and_a_live_ones_never_touched(tmp_path: Path) -> None:
+    """A run killed with SIGKILL under -n 4 leaves four databases; a later -n 2 run reuses two of them, never
+    those of a run that is still going, and all three runs' tests see only their own rows."""
     signal_file = tmp_path / "go"
     live = inner_pytest(tmp_path / "live", CONFTEST, SLOW_TESTS, "-n", "2", WAIT_FOR=str(signal_file))
     killed = inner_pytest(tmp_path / "killed", CONFTEST, SLOW_TESTS, "-n", "4", WAIT_FOR=str(signal_file))
     try:
-        wait_for(lambda: len(databases_of_inner_runs()) == 6)
+        wait_for(lambda: len(databases_used(tmp_path / "live")) == 2 and len(databases_used(tmp_path / "killed")) == 4)
         os.killpg(killed.pid, signal.SIGKILL)
         killed.communicate()
         later = run_pytest(tmp_path / "later", CONFTEST, SLOW_TESTS, "-n", "2")
         assert "5 passed" in later, later
-        assert {name[-3:] for name in databases_of_inner_runs()} == {"gw0", "gw1"}  # the live run's two
+        assert databases_used(tmp_path / "later") < databases_used(tmp_path / "killed")
         signal_file.touch()
         assert "5 passed" in live.communicate(timeout=300)[0]
-        assert databases_of_inner_runs() == set()
     finally:
         signal_file.touch()
         if live.returncode is None:
             live.communicate(timeout=300)
+
+
+LEFTOVER_TESTS = """
+import os
+
+from sqlalchemy import create_engine, inspect
+
+def test_leaves_a_table_behind():
+    engine = create_engine(os.environ["TEST_DATABASE_URL"])
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE left_behind (x INTEGER)")
+    engine.dispose()
+
+def test_finds_no_table_but_the_models(db_session):
+    assert inspect(db_session.connection()).get_table_names() == ["item"]
+"""
+
+
+@pytest.mark.whole_runs
+@pytest.mark.skipif(IS_SQLITE_MEMORY, reason="an SQLite :memory: database dies with its process")
+@pytest.mark.parametrize("create_db", [[], ["--create-db"]])
+def test_the_next_run_reuses_the_database_emptied(tmp_path: Path, create_db: list[str]) -> None:
+    """A run reuses the database an earlier run left, with nothing in it but the models' tables (with
+    --create-db, a database made anew)."""
+    first = run_pytest(tmp_path / "first", CONFTEST, LEFTOVER_TESTS, "-k", "leaves")
+    assert "1 passed" in first, first
+    second = run_pytest(tmp_path / "second", CONFTEST, LEFTOVER_TESTS, "-p", "no:xdist", "-k", "finds", *create_db)
+    assert "1 passed" in second, second
+
+
+@pytest.mark.whole_runs
+@pytest.mark.skipif(IS_SQLITE_MEMORY, reason="an SQLite :memory: database dies with its process")
+def test_a_database_of_a_slots_name_that_is_not_ours_is_never_touched(tmp_path: Path) -> None:
+    """Where a database of a slot's name exists that a test run did not make, the run takes the next slot and
+    leaves that database as it was."""
+    named = make_url(os.environ["TEST_DATABASE_URL"])
+
+    def slot(n: int) -> URL:
+        if BACKEND == "sqlite":
+            path = Path(named.database or "")
+            return named.set(database=str(path.with_stem(f"{path.stem}_run{n}")))
+        return named.set(database=f"{named.database}_run{n}")
+
+    foreign = slot(0)
+    server = create_engine(named, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    quoted = server.dialect.identifier_preparer.quote(foreign.database or "")
+    if BACKEND == "sqlite":
+        Path(foreign.database or "").unlink(missing_ok=True)
+    else:
+        with server.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted}")
+            connection.exec_driver_sql(f"CREATE DATABASE {quoted}")
+    engine = create_engine(foreign, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE precious (x INTEGER)")
+        report = run_pytest(tmp_path, CONFTEST, SLOW_TESTS)
+        assert "5 passed" in report, report
+        assert databases_used(tmp_path) == {slot(1).render_as_string(hide_password=False)}
+        assert inspect(engine).get_table_names() == ["precious"]
+    finally:
+        engine.dispose()
+        if BACKEND == "sqlite":
+            Path(foreign.database or "").unlink()
+        else:
+            with server.connect() as connection:
+                connection.exec_driver_sql(f"DROP DATABASE {quoted}")
+        server.dispose()
 
 
 SETUP_MISTAKES = {
@@ -1465,7 +1670,7 @@ SETUP_MISTAKES = {
     "a backend conftest.py cannot serve": ("creates test databases on", "SQLite, PostgreSQL and"),
     "a driver that is not installed": ("which cannot be loaded", "install its package"),
 }
-MISSING_DRIVERS = {"sqlite": "sqlite+pysqlcipher", "postgresql": "postgresql+pg8000", "mysql": "mysql+mysqldb"}
+MISSING_DRIVERS = {"sqlite": "sqlite+pysqlcipher", "postgresql": "postgresql+pg8000", "mysql": "mysql+mysqlconnector"}
 
 
 def mistaken_url(mistake: str) -> str:
@@ -1809,28 +2014,27 @@ from flask.cli import with_appcontext
 
 SHOP = HERE / "examples" / "shop"
 
-# Rewrites the shop's conftest.py from ours: from our ScopedDB import down to the end of the example part
-# becomes the shop's three imports.
+# Rewrites the shop's conftest.py from ours: the module's imports come from the vendored copy, and the example
+# part becomes the shop's two imports.
 SHOP_CONFTEST_COMMAND = (
-    r"sed -e '/^from flask_scoped_db import ScopedDB$/,/^# -- End of the example part\./c\from shop import"
-    r" create_app\nfrom shop.extensions import db\nfrom shop.flask_scoped_db import ScopedDB'"
-    " conftest.py > examples/shop/tests/conftest.py"
+    r"sed -e 's/^from flask_scoped_db import/from shop.flask_scoped_db import/'"
+    r" -e '/^# -- The example app\./,/^# -- End of the example part\./c\# isort: split\nfrom shop import"
+    r" create_app\nfrom shop.extensions import db' conftest.py > examples/shop/tests/conftest.py"
 )
 
 
 def test_the_shop_conftest_is_ours_with_only_the_example_part_replaced() -> None:
-    """examples/shop/tests/conftest.py is conftest.py with the example part (and the ScopedDB import before
-    it) replaced by import lines only."""
-    ours = (HERE / "conftest.py").read_text()
+    """examples/shop/tests/conftest.py is conftest.py with the example part replaced by import lines, and the
+    module imported from the shop's vendored copy."""
+    ours = (HERE / "conftest.py").read_text().replace("from flask_scoped_db import", "from shop.flask_scoped_db import")
     copy = (SHOP / "tests" / "conftest.py").read_text()
-    before = ours[: ours.index("from flask_scoped_db import ScopedDB\n")]
+    before = ours[: ours.index("# -- The example app.")]
     after = ours[ours.index("\n", ours.index("# -- End of the example part.")) + 1 :]
     replaced = copy[len(before) : len(copy) - len(after)]
     assert (
         copy.startswith(before)
         and copy.endswith(after)
-        and re.fullmatch(r"(from [\w.]+ import \w+\n)+", replaced)
-        and "flask_scoped_db import ScopedDB\n" in replaced
+        and re.fullmatch(r"# isort: split\n(from [\w.]+ import \w+\n)+", replaced)
     ), f"examples/shop/tests/conftest.py is out of date; from the repository's root, run:\n{SHOP_CONFTEST_COMMAND}"
 
 
@@ -2218,3 +2422,85 @@ def test_every_in_memory_sqlite_url_is_one_database_for_every_context_and_thread
         thread.start()
         thread.join()
     assert seen == [0, 0]
+
+
+# -- The test part's packaging: imports anywhere, versions named ---------------------------------
+
+
+def test_a_test_connection_without_create_tables_leaves_the_schema_alone(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """db.test_connection(app, create_tables=False) neither creates the models' tables nor drops them."""
+    app = make_app(notes_db)
+    with notes_db.test_connection(app, create_tables=False) as test_connection:
+        assert "note" not in inspect(test_connection.connection).get_table_names()
+    with app.app_context():
+        assert "note" not in inspect(notes_db.engine).get_table_names()
+
+
+def test_a_block_that_raises_and_leaves_a_context_gets_a_test_failure_caused_by_its_error(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """Used as a plain `with` block, transaction() still names what the block left behind when the block
+    raised: the TestFailure's cause is the block's own exception."""
+    app = make_app(notes_db)
+    with (
+        notes_db.test_connection(app) as test_connection,
+        pytest.raises(TestFailure, match=r"left 1 app context") as failure,
+        test_connection.transaction(),
+    ):
+        app.app_context().push()
+        raise ValueError("the test itself failed")
+    assert isinstance(failure.value.__cause__, ValueError)
+
+
+def test_a_block_that_raises_and_leaves_nothing_behind_raises_its_own_error(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """transaction() lets the block's own exception through when the block left nothing behind."""
+    app = make_app(notes_db)
+    with notes_db.test_connection(app) as test_connection:
+        with pytest.raises(ValueError, match="the test itself failed"), test_connection.transaction() as session:
+            session.add(Note(text="rolled back"))
+            session.commit()
+            raise ValueError("the test itself failed")
+        with test_connection.transaction() as session:
+            assert session.scalars(select(Note)).all() == []
+
+
+def test_a_server_with_every_slot_taken_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """When no slot can be taken, open() says which names are held instead of looping."""
+    database = TestDatabase(f"sqlite:///{tmp_path / 'app.db'}")
+    monkeypatch.setattr(database, "_take", lambda name: False)
+    with pytest.raises(TestSetupError, match="hold app_run0 to _run99"):
+        database.open()
+
+
+def test_the_module_imports_where_fcntl_is_missing() -> None:
+    """flask_scoped_db imports without fcntl (as on Windows): only an SQLite test database's lock needs it."""
+    code = "import sys; sys.modules['fcntl'] = None; import flask_scoped_db; print(flask_scoped_db.__version__)"
+    run = subprocess.run([sys.executable, "-c", code], cwd=HERE, capture_output=True, text=True, check=False)
+    assert run.returncode == 0 and run.stdout.strip() == flask_scoped_db.__version__, run.stderr
+
+
+def test_a_conftest_written_for_another_release_is_named_with_both_versions() -> None:
+    """check_version() refuses test code written for another minor release, naming both and where to look."""
+    with pytest.raises(TestSetupError, match=r"written for flask_scoped_db 0\.1\.0, and flask_scoped_db\.py is 0\.2"):
+        check_version("0.1.0")
+
+
+@pytest.mark.whole_runs
+def test_a_conftest_written_for_another_release_stops_the_run_once(tmp_path: Path) -> None:
+    """A conftest.py whose WRITTEN_FOR names another minor release stops a -n 2 run before any test, once,
+    with exit code 4 and both versions named."""
+    conftest = CONFTEST.replace('WRITTEN_FOR = "0.2.0"', 'WRITTEN_FOR = "0.1.0"')
+    assert conftest != CONFTEST
+    run = inner_pytest(tmp_path, conftest, SLOW_TESTS, "-n", "2")
+    report = run.communicate(timeout=300)[0]
+    assert run.returncode == 4, report
+    assert report.count("was written for flask_scoped_db 0.1.0") == 1, report
+
+
+def test_a_conftest_written_for_this_release_passes() -> None:
+    """check_version() accepts any patch release of the same minor version."""
+    check_version(flask_scoped_db.__version__.rsplit(".", 1)[0] + ".99")
