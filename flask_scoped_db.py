@@ -25,12 +25,10 @@ from pathlib import Path
 
 import flask.ctx
 import flask.globals
-from click.testing import Result
 from flask import Flask
 from flask import current_app
 from flask.ctx import AppContext
 from flask.globals import app_ctx
-from flask.testing import FlaskCliRunner
 from sqlalchemy import URL
 from sqlalchemy import Connection
 from sqlalchemy import Engine
@@ -465,7 +463,7 @@ class TestConnection:
         if _RequestContextOfItsOwn is not None:  # pragma: no branch (None on Flask 3.2)
             own = _RequestContextOfItsOwn
             app.request_context = lambda environ: own(app, environ)  # type: ignore[method-assign]
-        self._cli_runner_class, app.test_cli_runner_class = app.test_cli_runner_class, _CliRunnerOfItsOwnContext
+        self._cli_runner_class, app.test_cli_runner_class = app.test_cli_runner_class, _cli_runner_of_its_own_context()
 
     def __enter__(self) -> TestConnection:  # noqa: PYI034 (typing.Self is Python 3.11+)
         return self
@@ -686,8 +684,10 @@ _MARIADB_STATE = (
 def _reset_mariadb_session(connection: Connection) -> None:
     """Release ``GET_LOCK`` locks; replace the connection if the last test
     changed its session state (a SET, a temporary table, a user variable)."""
-    state = tuple(connection.exec_driver_sql(_MARIADB_STATE).one())[1:]
-    connection.rollback()
+    # A DBAPI cursor: its SELECT may open the transaction that the test's then goes on in.
+    with contextlib.closing(connection.connection.cursor()) as cursor:
+        cursor.execute(_MARIADB_STATE)
+        state = tuple(cursor.fetchall()[0][1:])
     # The info dictionary goes with the DBAPI connection: a new one is noted.
     if connection.info.setdefault("flask_scoped_db_state", state) != state:
         connection.invalidate()
@@ -869,24 +869,31 @@ def _describe(error: BaseException) -> str:
     return ", ".join(_describe(e) for e in inner) if inner else repr(error)
 
 
-class _CliRunnerOfItsOwnContext(FlaskCliRunner):
-    """``app.test_cli_runner()`` while a TestConnection is open: each
-    ``invoke()`` runs the command in an app context of its own, with a Session
-    of its own that joins the test's transaction, as ``flask <command>`` does.
+def _cli_runner_of_its_own_context() -> type[t.Any]:
+    """``app.test_cli_runner_class`` while a TestConnection is open."""
+    from flask.testing import FlaskCliRunner  # here, not above: click's test runner imports pdb
 
-    Flask's ``with_appcontext`` pushes a context only when none is current, so
-    with Flask's own runner a command in a test would run in the test's context,
-    on the test's Session: a command that forgot to commit would still pass.
-    """
+    class CliRunnerOfItsOwnContext(FlaskCliRunner):
+        """``app.test_cli_runner()`` while a TestConnection is open: each
+        ``invoke()`` runs the command in an app context of its own, with a
+        Session of its own that joins the test's transaction, as ``flask
+        <command>`` does.
 
-    def invoke(self, *args: t.Any, **kwargs: t.Any) -> Result:
-        hidden = _cv_app.set(None)  # type: ignore[arg-type]
-        try:
-            with self.app.app_context():
-                result: Result = super().invoke(*args, **kwargs)
-                return result
-        finally:
-            _cv_app.reset(hidden)
+        Flask's ``with_appcontext`` pushes a context only when none is current,
+        so with Flask's own runner a command in a test would run in the test's
+        context, on the test's Session: a command that forgot to commit would
+        still pass.
+        """
+
+        def invoke(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+            hidden = _cv_app.set(None)  # type: ignore[arg-type]
+            try:
+                with self.app.app_context():
+                    return super().invoke(*args, **kwargs)
+            finally:
+                _cv_app.reset(hidden)
+
+    return CliRunnerOfItsOwnContext
 
 
 _RequestContextOfItsOwn: t.Any = None

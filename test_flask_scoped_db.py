@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 import typing as t
@@ -1711,11 +1712,13 @@ HERE = Path(__file__).parent
 
 
 def test_every_python_block_in_the_readme_is_code_the_suite_runs() -> None:
-    """Each Python block of README.md appears verbatim in a file that these tests run."""
+    """Each Python block of README.md appears verbatim in a file that these tests run (a method shown on its
+    own, as ruff formats it there, one indentation level deeper)."""
     blocks = re.findall(r"```python\n(.*?)```", (HERE / "README.md").read_text(), re.DOTALL)
     sources = [path.read_text() for path in [HERE / "conftest.py", Path(__file__), *HERE.glob("examples/**/*.py")]]
     assert blocks
-    assert [block for block in blocks if not any(block in source for source in sources)] == []
+    missing = [block for block in blocks if not any(block in source for source in sources)]
+    assert [block for block in missing if not any(textwrap.indent(block, "    ") in s for s in sources)] == []
 
 
 @pytest.mark.whole_runs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import time
@@ -55,17 +56,35 @@ class Database:
             self.url = self._server.set(database=name)
             self._run(f"CREATE DATABASE {name}")
 
-    def drop(self) -> None:
-        if self._server is not None:
-            force = " WITH (FORCE)" if self.backend == "postgresql" else ""
-            self._run(f"DROP DATABASE IF EXISTS {self.url.database}{force}")
+    def runs(self) -> list[str]:
+        """The run databases that conftest.py's TestDatabase made beside this one (``<name>_run0``,
+        ``<name>_run1``, ...: it leaves them for the next run to reuse): names, or SQLite files."""
+        stem = self.url.database or ""
+        if self._server is None:
+            stem = Path(stem).stem
+            found = [path.stem for path in Path(self.url.database or "").parent.glob("*.db")]
+        else:
+            found = self._run("SELECT datname FROM pg_database" if self.backend == "postgresql" else "SHOW DATABASES")
+        return sorted(name for name in found if re.fullmatch(rf"{re.escape(stem)}_run\d+", name))
 
-    def _run(self, sql: str) -> None:
+    def drop(self) -> None:
+        """Drop the database and its run databases (:meth:`runs`)."""
+        if self._server is None:
+            return  # SQLite: the files are in the benchmark's temporary directory
+        force = " WITH (FORCE)" if self.backend == "postgresql" else ""
+        for name in [*self.runs(), self.url.database]:
+            self._run(f"DROP DATABASE IF EXISTS {name}{force}")
+
+    def _run(self, sql: str) -> list[t.Any]:
+        """Run one statement on the server, in autocommit; its first column's values, if any."""
         assert self._server is not None
         engine = create_engine(self._server, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-        with engine.connect() as connection:
-            connection.exec_driver_sql(sql)
-        engine.dispose()
+        try:
+            with engine.connect() as connection:
+                result = connection.exec_driver_sql(sql)
+                return list(result.scalars()) if result.returns_rows else []
+        finally:
+            engine.dispose()
 
 
 def interleaved(

@@ -3,17 +3,21 @@
 The schema has 30 tables, each with an index and a foreign key; every test inserts
 3 rows, commits and reads them back (and checks it sees exactly 3: a leak from an
 earlier test fails the run). Strategies: no database (the floor), the SQLAlchemy
-docs' bare connection + SAVEPOINT fixture without Flask, our pair (conftest.py's
-own db_session, twice: the A/A row), DELETE of every table, TRUNCATE (servers),
-create_all/drop_all.
+docs' bare connection + SAVEPOINT fixture without Flask, our pair (the test
+transaction of flask_scoped_db.TestConnection, as conftest.py's db_session opens it,
+twice: the A/A row), DELETE of every table, TRUNCATE (servers), create_all/drop_all.
 
 Measured twice: in one process, driving each strategy's fixture in a loop with the
-rounds interleaved (create_all/drop_all, which drops the tables the others use and
-costs a hundred times more than they do, runs after them); and as whole pytest runs
-of 200 generated tests per strategy, interleaved, on conftest.py as it is (plus a
-db_session override for the other strategies).
+rounds interleaved, on one TestConnection (create_all/drop_all, which drops the tables
+the others use and costs a hundred times more than they do, runs after them); and as
+whole pytest runs of 400 generated tests per strategy, interleaved, on conftest.py as
+it is (plus a db_session override for the other strategies). Each generated project
+is collected once, untimed, first: that writes its bytecode and makes the run database
+that conftest.py's TestDatabase then reuses, as a developer's second run would.
+edit_loop.py measures the other end: one test, as a whole pytest process.
 
     python benchmarks/fixture_overhead.py [--backend sqlite|postgresql|mariadb] [--smoke]
+        [--rounds 9] [--loop 60] [--tests 400] [--whole-rounds 3]
 
 Exits non-zero only if a correctness check fails, never on a timing.
 """
@@ -38,7 +42,7 @@ from common import interleaved
 from common import median
 from common import table
 
-import conftest
+from flask_scoped_db import TestConnection
 
 Strategy = t.Callable[..., t.Iterator[t.Any]] | None
 FLOOR, BARE, PAIR = "floor (no database)", "bare connection + SAVEPOINT, no Flask", "our pair (conftest.py)"
@@ -54,7 +58,6 @@ def strategies_for(backend: str) -> dict[str, tuple[Strategy, str]]:
     chosen: dict[str, tuple[Strategy, str]] = {
         FLOOR: (None, ""),
         BARE: (strategies.bare_savepoint, "bare_savepoint"),
-        # The fixture functions themselves, undecorated: pytest keeps them there.
         PAIR: (strategies.pair, ""),
         PAIR_AGAIN: (strategies.pair, ""),
         RESET_OFF: (strategies.pair_without_state_reset, "no reset"),
@@ -69,12 +72,13 @@ def strategies_for(backend: str) -> dict[str, tuple[Strategy, str]]:
     return chosen
 
 
-def in_process(url: str, chosen: dict[str, tuple[Strategy, str]], rounds: int, n: dict[str, int]) -> dict[str, float]:
+def in_process(
+    url: str, chosen: dict[str, tuple[Strategy, str]], rounds: int, n: dict[str, int]
+) -> dict[str, list[float]]:
+    """Seconds per test of each strategy, one sample per round, all on one TestConnection."""
     app = strategies.create_app(url)
-    connection_fixture = conftest.connection.__wrapped__(app, strategies.db)  # type: ignore[attr-defined]
-    connection = next(connection_fixture)
 
-    def runner(strategy: Strategy) -> t.Callable[[int], None]:
+    def runner(strategy: Strategy, connection: TestConnection) -> t.Callable[[int], None]:
         def run(count: int) -> None:
             for _ in range(count):
                 if strategy is None:
@@ -87,23 +91,36 @@ def in_process(url: str, chosen: dict[str, tuple[Strategy, str]], rounds: int, n
         return run
 
     try:
-        shared = {name: runner(s) for name, (s, _) in chosen.items() if name not in (CREATE_ALL, NO_BLOCKER)}
-        samples = interleaved(shared, rounds, n)
-        with strategies.own_pool(connection.engine), app.app_context():
-            strategies.db.drop_all()
-        samples |= interleaved({CREATE_ALL: runner(chosen[CREATE_ALL][0])}, rounds, n)
-        with strategies.own_pool(connection.engine), app.app_context():
-            strategies.db.create_all()
+        with strategies.db.test_connection(app) as connection:
+            shared = {
+                name: runner(s, connection) for name, (s, _) in chosen.items() if name not in (CREATE_ALL, NO_BLOCKER)
+            }
+            interleaved(shared, 1, 1)  # untimed: mappers configured, statements compiled and cached
+            samples = interleaved(shared, rounds, n)
+            with strategies.own_pool(connection.engine), app.app_context():
+                strategies.db.drop_all()
+            samples |= interleaved({CREATE_ALL: runner(chosen[CREATE_ALL][0], connection)}, rounds, n)
+            with strategies.own_pool(connection.engine), app.app_context():
+                strategies.db.create_all()  # for the TestConnection to drop
     finally:
-        for _ in connection_fixture:
-            pass
         with app.app_context():
             strategies.db.engine.dispose()
-    return {name: median(s) for name, s in samples.items()}
+    return samples
+
+
+# The line of conftest.py that makes the blocker autouse, which the "no blocker" run takes out.
+BLOCKER = "@pytest.fixture(autouse=True)\ndef _block_the_database_outside_the_pair"
+PROJECT_HEADER = (
+    "import os\n\nimport pytest\nfrom fixture_strategies import create_app, db as bench_db, workload\n\n\n"
+    '@pytest.fixture(scope="session")\ndef app():\n    return create_app(os.environ["TEST_DATABASE_URL"])\n\n\n'
+    '@pytest.fixture(scope="session")\ndef db():\n    return bench_db\n\n\n'
+)
 
 
 def generated_run(directory: Path, strategy_name: str, tests: int) -> None:
-    """Write a pytest project running ``tests`` tests on one strategy."""
+    """Write a pytest project running ``tests`` tests on one strategy: the root conftest.py as it
+    is (``strategy_name`` ""), changed ("no blocker", "no reset", "restart_ids"), or with its
+    db_session replaced by the fixture_strategies generator of that name; "floor": no database."""
     directory.mkdir()
     if strategy_name == "floor":
         (directory / "conftest.py").write_text("")
@@ -114,9 +131,11 @@ def generated_run(directory: Path, strategy_name: str, tests: int) -> None:
         own = (ROOT / "conftest.py").read_text()
         body = "def test_{i}(db_session) -> None:\n    workload(db_session)\n"
         if strategy_name == "no blocker":
-            own = own.replace("@pytest.fixture(autouse=True)\ndef _block", "@pytest.fixture\ndef _block")
+            if BLOCKER not in own:
+                raise AssertionError(f"conftest.py has no {BLOCKER!r} any more: adapt fixture_overhead.BLOCKER")
+            own = own.replace(BLOCKER, BLOCKER.replace("(autouse=True)", ""))
         elif strategy_name == "no reset":
-            override = "\n\n_reset_postgresql_session = _reset_mariadb_session = lambda connection, restart_ids: None\n"
+            override = "\n\nfrom fixture_strategies import switch_off_the_reset\n\nswitch_off_the_reset(pytest.MonkeyPatch())\n"
         elif strategy_name == "restart_ids":
             body = "def test_{i}(db_session, restart_ids) -> None:\n    workload(db_session)\n"
         elif strategy_name:
@@ -126,55 +145,81 @@ def generated_run(directory: Path, strategy_name: str, tests: int) -> None:
                 "    yield from _strategy(app, db, connection)\n"
             )
         (directory / "conftest.py").write_text(own + override)
-        header = (
-            "import os\n\nimport pytest\nfrom fixture_strategies import create_app, db as bench_db, workload\n\n\n"
-            '@pytest.fixture(scope="session")\ndef app():\n    return create_app(os.environ["TEST_DATABASE_URL"])\n\n\n'
-            '@pytest.fixture(scope="session")\ndef db():\n    return bench_db\n\n\n'
-        )
+        header = PROJECT_HEADER
     (directory / "test_generated.py").write_text(header + "\n\n".join(body.format(i=i) for i in range(tests)))
+
+
+def pytest_env(url: str) -> dict[str, str]:
+    """The environment of a generated project's pytest run: the checkout's flask_scoped_db.py and
+    the benchmarks' modules importable, ``url`` as the database that conftest.py takes its own beside."""
+    env = {**os.environ, "TEST_DATABASE_URL": url, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'benchmarks'}"}
+    env.pop("PYTEST_XDIST_WORKER", None)
+    return env
+
+
+def run_pytest(project: Path, env: dict[str, str], *options: str) -> subprocess.CompletedProcess[str]:
+    """One whole pytest process in ``project`` (no plugin that reorders or caches)."""
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider", *options]
+    return subprocess.run(command, check=False, cwd=project, env=env, capture_output=True, text=True)
+
+
+def check_run(result: subprocess.CompletedProcess[str], expected: str, failures: list[str], what: str) -> None:
+    """A correctness check: the run passed, and its last line says ``expected`` ("400 passed")."""
+    last = (result.stdout.strip().splitlines() or ["no output"])[-1]
+    ok = result.returncode == 0 and expected in last
+    check(ok, failures, f"{what}: {last}" + ("" if ok else f"\n{result.stdout[-3000:]}{result.stderr[-3000:]}"))
 
 
 def whole_runs(
     url: str, chosen: dict[str, tuple[Strategy, str]], rounds: int, tests: int, failures: list[str]
-) -> dict[str, float]:
-    env = {**os.environ, "TEST_DATABASE_URL": url, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'benchmarks'}"}
-    env.pop("PYTEST_XDIST_WORKER", None)
+) -> dict[str, list[float]]:
+    """Seconds per test of each strategy in whole pytest runs, one sample per round."""
+    env = pytest_env(url)
     with tempfile.TemporaryDirectory() as directory:
         projects = {}
         for i, (name, (strategy, imported)) in enumerate(chosen.items()):
             projects[name] = Path(directory) / f"strategy{i}"
             generated_run(projects[name], "floor" if strategy is None else imported, tests)
+            # Untimed: bytecode written, and (the first time) the run database made.
+            check_run(
+                run_pytest(projects[name], env, "--collect-only"), f"{tests} test", failures, f"collecting {name}"
+            )
 
         def runner(name: str) -> t.Callable[[int], None]:
             def run(count: int) -> None:
-                command = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider"]
-                result = subprocess.run(
-                    command, check=False, cwd=projects[name], env=env, capture_output=True, text=True
-                )
-                last = (result.stdout.strip().splitlines() or ["no output"])[-1]
-                check(result.returncode == 0 and f"{tests} passed" in last, failures, f"pytest run of {name}: {last}")
+                check_run(run_pytest(projects[name], env), f"{tests} passed", failures, f"pytest run of {name}")
 
             return run
 
         samples = interleaved({name: runner(name) for name in chosen}, rounds, 1)
-    return {name: median(s) / tests for name, s in samples.items()}
+    return {name: [s / tests for s in samples_] for name, samples_ in samples.items()}
 
 
-def report(title: str, seconds: dict[str, float]) -> tuple[float, float, float]:
+def report(title: str, samples: dict[str, list[float]]) -> tuple[float, float, float]:
+    """Print the table of medians (and each strategy's fastest and slowest round); return the
+    pair's net cost over the bare fixture's, and create_all's and DELETE's over the pair's."""
+    seconds = {name: median(s) for name, s in samples.items()}
     floor, pair, bare = seconds[FLOOR], seconds[PAIR], seconds[BARE]
     rows = [
-        [name, f"{s * 1e6:,.0f}", f"{(s - floor) * 1e6:,.0f}", f"{(s - floor) / (pair - floor):.2f}"]
+        [
+            name,
+            f"{s * 1e6:,.0f}",
+            f"{min(samples[name]) * 1e6:,.0f} / {max(samples[name]) * 1e6:,.0f}",
+            f"{(s - floor) * 1e6:,.0f}",
+            f"{(s - floor) / (pair - floor):.2f}",
+        ]
         for name, s in seconds.items()
     ]
     print(f"\n{title}:")
-    print(table(["strategy", "us/test (median)", "net of the floor", "net / our pair's net"], rows))
+    print(table(["strategy", "us/test (median)", "min / max", "net of the floor", "net / our pair's net"], rows))
     delete = seconds["DELETE every table"]
     create = seconds[CREATE_ALL]
     return (pair - floor) / (bare - floor), (create - floor) / (pair - floor), (delete - floor) / (pair - floor)
 
 
-def extras(seconds: dict[str, float]) -> str:
+def extras(samples: dict[str, list[float]]) -> str:
     """What the state reset, restart_ids and the blocker cost per test, where measured."""
+    seconds = {name: median(s) for name, s in samples.items()}
     pair = seconds[PAIR]
     parts = [f"A/A {(seconds[PAIR_AGAIN] - pair) * 1e6:+,.0f} us"]
     parts.append(f"reset {(pair - seconds[RESET_OFF]) * 1e6:+,.0f} us" if RESET_OFF in seconds else "")
@@ -184,10 +229,10 @@ def extras(seconds: dict[str, float]) -> str:
 
 
 def main() -> int:
-    args = arguments(__doc__.splitlines()[0], ["sqlite", "postgresql", "mariadb"], rounds=9, loop=60, tests=200)
-    pytest_rounds = 3
+    backends = ["sqlite", "postgresql", "mariadb"]
+    args = arguments(__doc__.splitlines()[0], backends, rounds=9, loop=60, tests=400, whole_rounds=3)
     if args.smoke:
-        args.rounds, args.loop, args.tests, pytest_rounds = 2, 3, 5, 1
+        args.rounds, args.loop, args.tests, args.whole_rounds = 2, 3, 5, 1
     failures: list[str] = []
     summary = []
     with tempfile.TemporaryDirectory() as directory:
@@ -200,14 +245,14 @@ def main() -> int:
             try:
                 start = time.perf_counter()
                 loop = in_process(url, chosen, args.rounds, n)
-                runs = whole_runs(url, chosen, pytest_rounds, args.tests, failures)
+                runs = whole_runs(url, chosen, args.whole_rounds, args.tests, failures)
             except (AssertionError, pytest.fail.Exception) as e:
                 check(False, failures, f"{backend}: {e}")
                 continue
             finally:
                 database.drop()
             ratios = report(f"{backend}, in one process ({args.rounds} interleaved rounds)", loop)
-            whole = report(f"{backend}, whole pytest runs of {args.tests} tests ({pytest_rounds} rounds)", runs)
+            whole = report(f"{backend}, whole pytest runs of {args.tests} tests ({args.whole_rounds} rounds)", runs)
             summary.append(
                 f"{backend}: pair/bare {ratios[0]:.2f}x (whole runs {whole[0]:.2f}x),"
                 f" create_all/drop_all {ratios[1]:.0f}x ({whole[1]:.0f}x), DELETE {ratios[2]:.1f}x ({whole[2]:.1f}x)"

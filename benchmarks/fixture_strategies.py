@@ -1,14 +1,14 @@
 """The app and the test-isolation strategies that fixture_overhead.py compares.
 
-Each strategy is a generator with the signature of conftest.py's ``db_session``:
-it gets ``app``, ``db`` and ``connection``, yields the session a test uses, and
-cleans up after the test. fixture_overhead.py drives them in a loop, and in whole
-pytest runs as the body of a ``db_session`` fixture.
+Each strategy is a generator with the signature of a ``db_session`` fixture
+that gets conftest.py's ``app``, ``db`` and ``connection`` (a
+``flask_scoped_db.TestConnection``): it yields the session a test uses, and
+cleans up after the test. fixture_overhead.py drives them in a loop, and in
+whole pytest runs as the body of a ``db_session`` fixture.
 """
 
 from __future__ import annotations
 
-import types
 import typing as t
 from contextlib import contextmanager
 
@@ -26,7 +26,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import scoped_session
 
+import flask_scoped_db
 from flask_scoped_db import ScopedDB
+from flask_scoped_db import TestConnection
 
 TABLES = 30
 
@@ -68,44 +70,53 @@ def workload(session: Session | scoped_session[Session]) -> None:
 SessionIterator = t.Iterator[Session | scoped_session[Session]]
 
 
-def bare_savepoint(app: Flask, db: ScopedDB, connection: Connection) -> SessionIterator:
-    """The SQLAlchemy docs' recipe with no Flask: a Session joined to the connection's transaction."""
-    transaction = connection.begin()
-    if connection.dialect.driver == "pysqlite" and not connection.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
-        connection.exec_driver_sql("BEGIN")  # the pysqlite fix that any correct SQLite fixture needs
-    session = Session(bind=connection, join_transaction_mode="create_savepoint")
+def bare_savepoint(app: Flask, db: ScopedDB, connection: TestConnection) -> SessionIterator:
+    """The SQLAlchemy docs' recipe with no Flask: a Session joined to a transaction on the run's connection."""
+    bare = connection.connection
+    transaction = bare.begin()
+    if bare.dialect.driver == "pysqlite" and not bare.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
+        bare.exec_driver_sql("BEGIN")  # the pysqlite fix that any correct SQLite fixture needs
+    session = Session(bind=bare, join_transaction_mode="create_savepoint")
     yield session
     session.close()
     transaction.rollback()
 
 
-def pair(app: Flask, db: ScopedDB, connection: Connection, *, restart_ids: bool = False) -> SessionIterator:
-    """conftest.py's own db_session (optionally with restart_ids), called as pytest would."""
-    import conftest  # the one pytest loaded: in a generated run, that run's own
-
-    request = types.SimpleNamespace(fixturenames=["restart_ids"] if restart_ids else [])
-    yield from conftest.db_session.__wrapped__(request, app, db, connection)  # type: ignore[attr-defined]
+def pair(app: Flask, db: ScopedDB, connection: TestConnection, *, restart_ids: bool = False) -> SessionIterator:
+    """The pair's test transaction, as conftest.py's db_session opens it (optionally with restart_ids)."""
+    with connection.transaction(restart_ids=restart_ids) as session:
+        yield session
 
 
-def pair_with_restart_ids(app: Flask, db: ScopedDB, connection: Connection) -> SessionIterator:
+def pair_with_restart_ids(app: Flask, db: ScopedDB, connection: TestConnection) -> SessionIterator:
     """Our pair, with the opt-in restart of every autoincrement counter before each test."""
     yield from pair(app, db, connection, restart_ids=True)
 
 
-def pair_without_state_reset(app: Flask, db: ScopedDB, connection: Connection) -> SessionIterator:
-    """Our pair with the per-backend session-state reset switched off, to measure the reset."""
-    import conftest
+def no_reset(connection: Connection, *args: object) -> None:
+    """Stands in for flask_scoped_db's ``_reset_postgresql_session`` and ``_reset_mariadb_session``
+    (whatever their other arguments): resets nothing."""
 
+
+def switch_off_the_reset(patch: pytest.MonkeyPatch) -> None:
+    """Replace flask_scoped_db's per-backend state resets with no-ops (its ``_begin_clean`` looks
+    them up on each call); fails if either is renamed, rather than measuring nothing."""
+    patch.setattr(flask_scoped_db, "_reset_postgresql_session", no_reset)
+    patch.setattr(flask_scoped_db, "_reset_mariadb_session", no_reset)
+
+
+def pair_without_state_reset(app: Flask, db: ScopedDB, connection: TestConnection) -> SessionIterator:
+    """Our pair with the per-backend session-state reset switched off, to measure the reset."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(conftest, "_reset_postgresql_session", lambda connection, restart_ids: None)
-        patch.setattr(conftest, "_reset_mariadb_session", lambda connection, restart_ids: None)
+        switch_off_the_reset(patch)
         yield from pair(app, db, connection)
 
 
 @contextmanager
 def own_pool(engine: Engine) -> t.Iterator[None]:
     """The engine's own pool back for a strategy that is not the pair: while
-    the pair runs, conftest.py's pool refuses connections outside db_session."""
+    the pair runs, the TestConnection's pool (flask_scoped_db._TestPool) refuses
+    connections outside a test transaction; ``.original`` is the app's own."""
     test_pool = engine.pool
     engine.pool = getattr(test_pool, "original", test_pool)
     try:
@@ -119,7 +130,7 @@ def _in_app_context(app: Flask, db: ScopedDB) -> SessionIterator:
         yield db.session
 
 
-def create_all_drop_all(app: Flask, db: ScopedDB, connection: Connection) -> SessionIterator:
+def create_all_drop_all(app: Flask, db: ScopedDB, connection: TestConnection) -> SessionIterator:
     """Fresh tables for every test."""
     with own_pool(connection.engine):
         with app.app_context():
@@ -129,7 +140,7 @@ def create_all_drop_all(app: Flask, db: ScopedDB, connection: Connection) -> Ses
             db.drop_all()
 
 
-def delete_all(app: Flask, db: ScopedDB, connection: Connection) -> SessionIterator:
+def delete_all(app: Flask, db: ScopedDB, connection: TestConnection) -> SessionIterator:
     """DELETE FROM every table after every test."""
     with own_pool(connection.engine):
         yield from _in_app_context(app, db)
@@ -138,7 +149,7 @@ def delete_all(app: Flask, db: ScopedDB, connection: Connection) -> SessionItera
                 cleaning.execute(table.delete())
 
 
-def truncate_all(app: Flask, db: ScopedDB, connection: Connection) -> SessionIterator:
+def truncate_all(app: Flask, db: ScopedDB, connection: TestConnection) -> SessionIterator:
     """TRUNCATE every table after every test (database servers only)."""
     with own_pool(connection.engine):
         yield from _in_app_context(app, db)
