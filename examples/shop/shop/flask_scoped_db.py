@@ -736,13 +736,14 @@ class _TestPool(NullPool):
         ones handed out since :meth:`join`."""
         self._dbapi_connection = None
         problems, self._problems = self._problems, []
+        # A savepoint that is gone from under a connection left open: the code
+        # under test ended the outer transaction (and closing it may have failed).
+        problems += filter(None, [savepoint.forget("ROLLBACK TO SAVEPOINT") for savepoint in self._open])
         if self._open:
             problems.append(
                 f"The code under test left {len(self._open)} connection(s) of db.engine checked"
                 " out: close every Connection it takes from the engine."
             )
-        for savepoint in self._open:
-            savepoint.forget()
         self._open.clear()
         return problems
 
@@ -797,20 +798,21 @@ class _Savepoint:
 
     def close(self) -> None:
         pool = self._pool
-        if pool is None:
-            return
-        try:
+        if pool is not None:
             # The pool's reset-on-return has rolled back to the savepoint already.
-            self._execute("RELEASE SAVEPOINT")
-        except Exception as error:  # noqa: BLE001 (SQLAlchemy would only log it)
-            pool._closed(self, _ENDED.format(error))
-        else:
-            pool._closed(self, None)
-        self._pool = None
+            pool._closed(self, self.forget("RELEASE SAVEPOINT"))
 
-    def forget(self) -> None:
-        """Send nothing from now on: the test it belonged to is over."""
-        self._pool = None
+    def forget(self, last: str) -> str | None:
+        """Send ``last`` for the savepoint, then nothing more: the connection,
+        or its test, is over. Say so if the savepoint was gone: the code under
+        test ended the outer transaction."""
+        try:
+            self._execute(last)
+        except Exception as error:  # noqa: BLE001 (SQLAlchemy would only log it)
+            return _ENDED.format(error)
+        finally:
+            self._pool = None
+        return None
 
     def _execute(self, statement: str) -> None:
         if self._pool is None:
