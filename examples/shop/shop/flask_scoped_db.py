@@ -983,9 +983,10 @@ class TestDatabase:
         self.url = self.named
         """The URL of the run's database, once :meth:`open` has chosen it."""
         self.memory = self.backend == "sqlite" and _is_sqlite_memory(self.named)
-        self._lock: t.Any = None
-        if not self.memory and self.backend != "sqlite":
-            self._server().close()  # a wrong URL or user, a missing database: said now, before any test
+        # The connection that holds the slot's lock (a file on SQLite); on a
+        # server, made now: a wrong URL or user, a missing database are said
+        # before any test, and the connection serves open().
+        self._lock: t.Any = None if self.memory or self.backend == "sqlite" else self._server()
 
     def open(self, *, fresh: bool = False) -> URL:
         """Take a slot, make its database ready and empty, return its URL.
@@ -1026,15 +1027,14 @@ class TestDatabase:
                 return False
             self._lock, self.url = lock, self.named.set(database=str(path))
             return True
-        server = self._server()
+        server = self._lock = self._lock or self._server()
         if self.backend == "postgresql":
             sql = "SELECT pg_try_advisory_lock(hashtext('flask_scoped_db'), hashtext(%(name)s))"
         else:
             sql = "SELECT GET_LOCK(%(name)s, 0)"
         if server.exec_driver_sql(sql, {"name": name}).scalar() in (True, 1):
-            self._lock, self.url = server, self.named.set(database=name)
+            self.url = self.named.set(database=name)
             return True
-        server.close()
         return False
 
     def _reuse(self, name: str, fresh: bool) -> bool:
@@ -1043,16 +1043,21 @@ class TestDatabase:
         server: Connection = self._lock
         quoted = server.dialect.identifier_preparer.quote(name)
         if self.backend == "postgresql":
-            mark = "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %(name)s"
+            mark = "SELECT shobj_description(oid, 'pg_database'), 1 FROM pg_database WHERE datname = %(name)s"
             create = [f"CREATE DATABASE {quoted}", f"COMMENT ON DATABASE {quoted} IS '{_MARK}'"]
             drop = f"DROP DATABASE {quoted} WITH (FORCE)"
         else:
-            mark = "SELECT schema_comment FROM information_schema.schemata WHERE schema_name = %(name)s"
+            mark = (
+                "SELECT schema_comment, (SELECT COUNT(*) FROM information_schema.tables WHERE table_schema ="
+                " schema_name) FROM information_schema.schemata WHERE schema_name = %(name)s"
+            )
             create = [f"CREATE DATABASE {quoted} COMMENT '{_MARK}'"]
             drop = f"DROP DATABASE {quoted}"
         found = server.exec_driver_sql(mark, {"name": name}).first()
         if found is not None and found[0] != _MARK:
             return False
+        if found is not None and found[1] == 0 and not fresh:
+            return True  # as the last run's TestConnection left it: empty
         if found is not None and self.backend == "postgresql" and not fresh:
             # Emptied in place: much faster than a new database on PostgreSQL.
             with contextlib.closing(create_engine(self.url, poolclass=NullPool).connect()) as connection:

@@ -52,6 +52,7 @@ def pytest_configure(config: pytest.Config) -> None:
         check_version(WRITTEN_FOR)
         database = TestDatabase(os.environ.get("TEST_DATABASE_URL", "sqlite:///test.db"))
         if getattr(config.option, "numprocesses", None) and "PYTEST_XDIST_WORKER" not in os.environ:
+            database.close()
             return  # the xdist controller runs no tests; each worker takes a database
         url = database.open(fresh=config.option.create_db)
     except TestSetupError as error:
