@@ -1624,6 +1624,26 @@ def test_the_next_run_reuses_the_database_emptied(tmp_path: Path, create_db: lis
     assert "1 passed" in second, second
 
 
+OID_TESTS = """
+from sqlalchemy import text
+
+def test_records_its_database(db_session):
+    oid = db_session.scalar(text("SELECT oid FROM pg_database WHERE datname = current_database()"))
+    with open("oids.txt", "a") as oids:
+        oids.write(f"{oid}\\n")
+"""
+
+
+@pytest.mark.whole_runs
+@pytest.mark.skipif(BACKEND != "postgresql", reason="PostgreSQL names each database it makes with a new oid")
+def test_create_db_makes_the_database_anew_where_a_plain_run_reuses_it(tmp_path: Path) -> None:
+    """Three runs one after the other: the second reuses the first's database, --create-db makes a new one."""
+    for options in ([], [], ["--create-db"]):
+        assert "1 passed" in run_pytest(tmp_path, CONFTEST, OID_TESTS, "-p", "no:xdist", *options)
+    first, second, third = (tmp_path / "oids.txt").read_text().split()
+    assert first == second != third
+
+
 @pytest.mark.whole_runs
 @pytest.mark.skipif(IS_SQLITE_MEMORY, reason="an SQLite :memory: database dies with its process")
 def test_a_database_of_a_slots_name_that_is_not_ours_is_never_touched(tmp_path: Path) -> None:

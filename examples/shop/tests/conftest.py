@@ -37,38 +37,11 @@ from shop import create_app
 from shop.extensions import db
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    """``--create-db``: drop and create the run's database, even if an earlier run left one to reuse."""
-    parser.addoption("--create-db", action="store_true", help="make the test database anew")
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Before any test module is imported: give this test process a database
-    of its own beside the one ``TEST_DATABASE_URL`` names, and export its URL
-    as ``TEST_DATABASE_URL`` (``TestDatabase``: ``test_run0``, ``test_run1``
-    for a second run or an xdist worker, reused and emptied by the next run).
-    A mistake in the URL stops the run once, saying what to do."""
-    try:
-        check_version(WRITTEN_FOR)
-        database = TestDatabase(os.environ.get("TEST_DATABASE_URL", "sqlite:///test.db"))
-        if getattr(config.option, "numprocesses", None) and "PYTEST_XDIST_WORKER" not in os.environ:
-            database.close()
-            return  # the xdist controller runs no tests; each worker takes a database
-        url = database.open(fresh=config.option.create_db)
-    except TestSetupError as error:
-        raise pytest.UsageError(str(error)) from None
-    os.environ["TEST_DATABASE_URL"] = url.render_as_string(hide_password=False)
-    config.add_cleanup(database.close)
-
-
-# -- The app and its ScopedDB: point these two fixtures at your app. ---------
-
-
 @pytest.fixture(scope="session")
 def app() -> t.Iterator[Flask]:
-    """Session scope: the app under test, with ``TESTING`` on and the database
-    from ``TEST_DATABASE_URL``. No app context is pushed for the run: each
-    test gets its own from ``db_session``."""
+    """Session scope: the app under test (point it at your factory), with
+    ``TESTING`` on and the database from ``TEST_DATABASE_URL``. No app context
+    is pushed for the run: each test gets its own from ``db_session``."""
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": os.environ["TEST_DATABASE_URL"]})
     yield app
     with app.app_context():
@@ -144,3 +117,30 @@ def _block_the_database_outside_the_pair(request: pytest.FixtureRequest) -> None
     whole suite, ``usefixtures = db_session`` in the pytest configuration."""
     if {"app", "db"} & set(request.fixturenames):
         request.getfixturevalue("connection")  # it installs the refusing pool
+
+
+# -- The run's own database. -------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--create-db``: drop and create the run's database, even if an earlier run left one to reuse."""
+    parser.addoption("--create-db", action="store_true", help="make the test database anew")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before any test module is imported: give this test process a database
+    of its own beside the one ``TEST_DATABASE_URL`` names, and export its URL
+    as ``TEST_DATABASE_URL`` (``TestDatabase``: ``test_run0``, ``test_run1``
+    for a second run or an xdist worker, reused and emptied by the next run).
+    A mistake in the URL stops the run once, saying what to do."""
+    try:
+        check_version(WRITTEN_FOR)
+        database = TestDatabase(os.environ.get("TEST_DATABASE_URL", "sqlite:///test.db"))
+        if getattr(config.option, "numprocesses", None) and "PYTEST_XDIST_WORKER" not in os.environ:
+            database.close()
+            return  # the xdist controller runs no tests; each worker takes a database
+        url = database.open(fresh=config.option.create_db)
+    except TestSetupError as error:
+        raise pytest.UsageError(str(error)) from None
+    os.environ["TEST_DATABASE_URL"] = url.render_as_string(hide_password=False)
+    config.add_cleanup(database.close)
