@@ -426,7 +426,7 @@ class TestSetupError(Exception):
     __test__ = False
 
 
-class TestConnection:
+class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
     """The one Connection every test of a run works on, and the app's engine
     taken over for the run. Make it with :meth:`ScopedDB.test_connection`; use
     it as a context manager (or call :meth:`close`), and run each test inside
@@ -449,8 +449,7 @@ class TestConnection:
     __test__ = False
 
     def __init__(self, db: ScopedDB, app: Flask, *, create_tables: bool = True) -> None:
-        self.db = db
-        self.app = app
+        self.db, self.app = db, app
         with app.app_context():
             self.engine = db.engine
         self._drop_tables = create_tables
@@ -465,9 +464,6 @@ class TestConnection:
             app.request_context = lambda environ: own(app, environ)  # type: ignore[method-assign]
         self._cli_runner_class, app.test_cli_runner_class = app.test_cli_runner_class, _cli_runner_of_its_own_context()
 
-    def __enter__(self) -> TestConnection:  # noqa: PYI034 (typing.Self is Python 3.11+)
-        return self
-
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
@@ -478,6 +474,8 @@ class TestConnection:
         if _RequestContextOfItsOwn is not None:  # pragma: no branch (None on Flask 3.2)
             del self.app.request_context
         self.engine.pool = self._pool.original
+        if self.connection.dialect.name == "mysql" and not self.connection.invalidated:
+            _reset_mariadb_session(self.connection)  # after a USE, say, the drop goes to a new connection
         self.connection.close()
         if self._drop_tables:
             self.db.metadata.drop_all(self.engine)
@@ -557,7 +555,12 @@ class TestConnection:
             if connection.invalidated:
                 problems.append(_DROPPED)
             if any(problem.startswith(_ENDED[:40]) for problem in problems):
-                # What was written before the COMMIT is in the database for good.
+                # What was written before the COMMIT is in the database for good; on a
+                # server, what the test's session kept (SETs, temporary tables, LOCK
+                # TABLES) outlives a rollback then. Both are made anew.
+                if connection.dialect.name != "sqlite":  # whose in-memory database is its connection
+                    connection.invalidate()
+                    _reconnect(connection, pool)
                 db.metadata.drop_all(connection)
                 db.metadata.create_all(connection)
                 connection.commit()
@@ -635,13 +638,7 @@ def _begin_clean(connection: Connection, pool: _TestPool, restart_ids: bool) -> 
     if connection.dialect.name == "mysql" and not connection.invalidated:
         _reset_mariadb_session(connection)
     if connection.invalidated:  # the server dropped it during the last test, or the reset replaced it
-        connection.engine.pool = pool.original
-        try:
-            connection.connection  # noqa: B018 (reconnects)
-        finally:
-            connection.engine.pool = pool
-        if connection.dialect.name == "mysql":
-            _reset_mariadb_session(connection)
+        _reconnect(connection, pool)
     if restart_ids and connection.dialect.name == "mysql":
         _restart_auto_increments(connection)
     transaction = connection.begin()
@@ -662,6 +659,17 @@ def _begin_clean(connection: Connection, pool: _TestPool, restart_ids: bool) -> 
     return transaction
 
 
+def _reconnect(connection: Connection, pool: _TestPool) -> None:
+    """A new DBAPI connection for an invalidated ``connection``, from the app's own pool."""
+    connection.engine.pool = pool.original
+    try:
+        connection.connection  # noqa: B018 (reconnects)
+    finally:
+        connection.engine.pool = pool
+    if connection.dialect.name == "mysql":
+        _reset_mariadb_session(connection)  # notes the new connection's state
+
+
 def _reset_postgresql_session(connection: Connection, restart_ids: bool) -> None:
     """Release advisory locks and drop prepared statements, in one statement
     inside the test's transaction; with ``restart_ids``, set every sequence
@@ -671,19 +679,21 @@ def _reset_postgresql_session(connection: Connection, restart_ids: bool) -> None
     connection.exec_driver_sql(f"DEALLOCATE ALL; SELECT pg_advisory_unlock_all(){restart if restart_ids else ''}")
 
 
-# The session's SET statements and CREATE TABLEs so far (temporary tables
-# included), and how many user variables it has: when one of them moved,
-# the last test changed the session's state.
+# How many SET, CREATE TABLE (temporary ones included), USE, PREPARE, HANDLER
+# ... OPEN and CREATE SEQUENCE statements the session ran, and how many user
+# variables it has: when one of them moved, the last test changed its state.
 _MARIADB_STATE = (
-    "SELECT RELEASE_ALL_LOCKS(), (SELECT GROUP_CONCAT(variable_value ORDER BY variable_name)"
-    " FROM information_schema.session_status WHERE variable_name IN ('COM_SET_OPTION', 'COM_CREATE_TABLE')),"
+    "SELECT RELEASE_ALL_LOCKS(), (SELECT GROUP_CONCAT(variable_value ORDER BY variable_name) FROM"
+    " information_schema.session_status WHERE variable_name IN ('COM_SET_OPTION', 'COM_CREATE_TABLE',"
+    " 'COM_CHANGE_DB', 'COM_PREPARE_SQL', 'COM_HA_OPEN', 'COM_CREATE_SEQUENCE')),"
     " (SELECT COUNT(*) FROM information_schema.user_variables WHERE variable_value IS NOT NULL)"
 )
 
 
 def _reset_mariadb_session(connection: Connection) -> None:
     """Release ``GET_LOCK`` locks; replace the connection if the last test
-    changed its session state (a SET, a temporary table, a user variable)."""
+    changed its session state (a SET, a temporary table, a user variable,
+    another current database, a prepared statement, an open HANDLER)."""
     # A DBAPI cursor: its SELECT may open the transaction that the test's then goes on in.
     with contextlib.closing(connection.connection.cursor()) as cursor:
         cursor.execute(_MARIADB_STATE)
@@ -797,8 +807,7 @@ class _Savepoint:
         self._execute("ROLLBACK TO SAVEPOINT")
 
     def close(self) -> None:
-        pool = self._pool
-        if pool is not None:
+        if (pool := self._pool) is not None:
             # The pool's reset-on-return has rolled back to the savepoint already.
             pool._closed(self, self.forget("RELEASE SAVEPOINT"))
 
@@ -930,13 +939,8 @@ if "RequestContext" in vars(flask.ctx):  # pragma: no branch (Flask <= 3.1; 3.2 
         def owner_of(app_context: AppContext) -> flask.ctx.RequestContext | None:
             """The current request context if it pushed ``app_context``."""
             request = flask.globals._cv_request.get(None)
-            if (
-                isinstance(request, _RequestContextOfItsOwnClass)
-                and request._hidden
-                and request._hidden[-1][1] is app_context
-            ):
-                return request
-            return None
+            hidden = getattr(request, "_hidden", None)  # only ours have it
+            return request if hidden and hidden[-1][1] is app_context else None
 
     _RequestContextOfItsOwn = _RequestContextOfItsOwnClass
 
@@ -1043,26 +1047,20 @@ class TestDatabase:
         server: Connection = self._lock
         quoted = server.dialect.identifier_preparer.quote(name)
         if self.backend == "postgresql":
-            mark = "SELECT shobj_description(oid, 'pg_database'), 1 FROM pg_database WHERE datname = %(name)s"
+            mark = "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %(name)s"
             create = [f"CREATE DATABASE {quoted}", f"COMMENT ON DATABASE {quoted} IS '{_MARK}'"]
             drop = f"DROP DATABASE {quoted} WITH (FORCE)"
         else:
-            mark = (
-                "SELECT schema_comment, (SELECT COUNT(*) FROM information_schema.tables WHERE table_schema ="
-                " schema_name) FROM information_schema.schemata WHERE schema_name = %(name)s"
-            )
+            mark = "SELECT schema_comment FROM information_schema.schemata WHERE schema_name = %(name)s"
             create = [f"CREATE DATABASE {quoted} COMMENT '{_MARK}'"]
             drop = f"DROP DATABASE {quoted}"
         found = server.exec_driver_sql(mark, {"name": name}).first()
         if found is not None and found[0] != _MARK:
             return False
-        if found is not None and found[1] == 0 and not fresh:
-            return True  # as the last run's TestConnection left it: empty
         if found is not None and self.backend == "postgresql" and not fresh:
             # Emptied in place: much faster than a new database on PostgreSQL.
-            with contextlib.closing(create_engine(self.url, poolclass=NullPool).connect()) as connection:
-                connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-                connection.commit()
+            with create_engine(self.url, poolclass=NullPool).begin() as connection:
+                connection.exec_driver_sql(_EMPTY_POSTGRESQL)
             return True
         for statement in [drop, *create] if found is not None else create:
             server.exec_driver_sql(statement)
@@ -1095,6 +1093,12 @@ class TestDatabase:
 
 
 _MARK = "made by flask_scoped_db for test runs"
+# Every schema but the system's, dropped (what the models' DDL events made too), and public made again.
+_EMPTY_POSTGRESQL = (  # no percent sign: the drivers would read it as a placeholder
+    "DO $$DECLARE s text; BEGIN FOR s IN SELECT nspname FROM pg_namespace WHERE nspname <> 'information_schema'"
+    " AND left(nspname, 3) <> 'pg_' LOOP EXECUTE 'DROP SCHEMA ' || quote_ident(s) || ' CASCADE'; END LOOP; END$$;"
+    " CREATE SCHEMA public"
+)
 _SQLITE_MARK = 0x46534442  # "FSDB"
 
 

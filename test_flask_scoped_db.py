@@ -1105,6 +1105,8 @@ def test_sets_server_session_state(db_session):
         db_session.execute(text("SET time_zone = '+05:00', @probe = 1"))
         db_session.execute(text("CREATE TEMPORARY TABLE probe (x INTEGER)"))
         db_session.execute(text("SELECT GET_LOCK('probe', 0)"))
+        db_session.execute(text("PREPARE probe_statement FROM 'SELECT 1'"))
+        db_session.execute(text("HANDLER item OPEN AS probe_handler"))
 
 @server_only
 def test_sees_no_server_session_state(db_session, db):
@@ -1117,6 +1119,35 @@ def test_sees_no_server_session_state(db_session, db):
         assert tuple(db_session.execute(text(state)).one()) == (1, 1, 1, 0)
         with pytest.raises(Exception, match="probe"):
             db_session.execute(text("SELECT * FROM probe"))
+        with pytest.raises(Exception, match="probe_statement"):
+            db_session.execute(text("EXECUTE probe_statement"))
+        with pytest.raises(Exception, match="probe_handler"):
+            db_session.execute(text("HANDLER probe_handler READ FIRST"))
+    assert_clean(db_session, db)
+
+@server_only
+def test_changes_the_current_database(db_session):
+    if BACKEND == "mysql":
+        db_session.execute(text("USE information_schema"))
+
+@server_only
+def test_clean_after_changes_the_current_database(db_session, db):
+    assert_clean(db_session, db)
+
+@server_only
+def test_keeps_session_state_by_a_commit(db_session):
+    if BACKEND == "postgresql":
+        db_session.execute(text("SET TIME ZONE 'Asia/Tokyo'"))
+        db_session.execute(text("CREATE TEMPORARY TABLE kept (x INTEGER)"))
+    else:
+        db_session.execute(text("LOCK TABLES item READ"))  # commits implicitly
+    db_session.execute(text("COMMIT"))
+
+@server_only
+def test_clean_after_keeps_session_state_by_a_commit(db_session, db):
+    if BACKEND == "postgresql":
+        assert db_session.scalar(text("SELECT current_setting('TimeZone')")) != "Asia/Tokyo"
+        assert db_session.scalar(text("SELECT to_regclass('kept')")) is None
     assert_clean(db_session, db)
 """
 
@@ -1138,6 +1169,9 @@ elif BACKEND in ("mysql", "mariadb"):
     INNER_FAILURES["ERROR at teardown of test_commits_by_truncate"] = "TestFailure: The code under test ended the outer"
 if BACKEND != "sqlite":
     INNER_FAILURES["ERROR at teardown of test_drops_its_connection"] = "TestFailure: The database server dropped"
+    INNER_FAILURES["ERROR at teardown of test_keeps_session_state_by_a_commit"] = (
+        "TestFailure: The code under test ended"
+    )
 
 
 def inner_pytest(directory: Path, conftest: str, tests: str, *options: str, **env: str) -> subprocess.Popen[str]:
@@ -1206,7 +1240,7 @@ def test_every_test_after_a_misbehaving_one_starts_clean(inner_run: str) -> None
     )
     expected = re.findall(r"^def (test_clean_after_\w+|test_closes_the_connection\w+)", INNER_TESTS, re.MULTILINE)
     if BACKEND == "sqlite":
-        expected.remove("test_clean_after_drops_its_connection")
+        expected = [name for name in expected if name not in re.findall(r"@server_only\ndef (\w+)", INNER_TESTS)]
     assert clean == expected, inner_run
 
 
@@ -1605,10 +1639,20 @@ def test_leaves_a_table_behind():
     engine = create_engine(os.environ["TEST_DATABASE_URL"])
     with engine.begin() as connection:
         connection.exec_driver_sql("CREATE TABLE left_behind (x INTEGER)")
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("CREATE SCHEMA left_behind_schema")
+        elif connection.dialect.name == "mysql":
+            connection.exec_driver_sql("CREATE PROCEDURE left_behind_procedure() SELECT 1")
     engine.dispose()
 
-def test_finds_no_table_but_the_models(db_session):
-    assert inspect(db_session.connection()).get_table_names() == ["item"]
+def test_finds_nothing_but_the_models(db_session):
+    connection = db_session.connection()
+    assert inspect(connection).get_table_names() == ["item"]
+    if connection.dialect.name == "postgresql":
+        assert "left_behind_schema" not in inspect(connection).get_schema_names()
+    elif connection.dialect.name == "mysql":
+        routines = "SELECT COUNT(*) FROM information_schema.routines WHERE routine_schema = DATABASE()"
+        assert connection.exec_driver_sql(routines).scalar() == 0
 """
 
 
@@ -1616,8 +1660,8 @@ def test_finds_no_table_but_the_models(db_session):
 @pytest.mark.skipif(IS_SQLITE_MEMORY, reason="an SQLite :memory: database dies with its process")
 @pytest.mark.parametrize("create_db", [[], ["--create-db"]])
 def test_the_next_run_reuses_the_database_emptied(tmp_path: Path, create_db: list[str]) -> None:
-    """A run reuses the database an earlier run left, with nothing in it but the models' tables (with
-    --create-db, a database made anew)."""
+    """A run reuses the database an earlier run left, with nothing in it but the models' tables: no other table,
+    schema (PostgreSQL) or procedure (MariaDB); with --create-db, a database made anew."""
     first = run_pytest(tmp_path / "first", CONFTEST, LEFTOVER_TESTS, "-k", "leaves")
     assert "1 passed" in first, first
     second = run_pytest(tmp_path / "second", CONFTEST, LEFTOVER_TESTS, "-p", "no:xdist", "-k", "finds", *create_db)
@@ -2489,6 +2533,31 @@ def test_a_block_that_raises_and_leaves_nothing_behind_raises_its_own_error(
             raise ValueError("the test itself failed")
         with test_connection.transaction() as session:
             assert session.scalars(select(Note)).all() == []
+
+
+@pytest.mark.skipif(BACKEND != "mysql", reason="MariaDB's USE")
+def test_closing_after_a_test_that_changed_database_drops_only_the_test_databases_tables(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """A test that ran USE leaves the run's connection on another database: closing the TestConnection drops the
+    models' tables in the test database all the same, never that other database's."""
+    named = make_url(os.environ["TEST_DATABASE_URL"])
+    elsewhere = f"{named.database}_elsewhere"
+    server = create_engine(named, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with server.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {elsewhere}")
+        connection.exec_driver_sql(f"CREATE TABLE {elsewhere}.note (x INTEGER)")
+    try:
+        app = make_app(notes_db)
+        with notes_db.test_connection(app) as test_connection, test_connection.transaction() as session:
+            session.execute(text(f"USE {elsewhere}"))
+        with server.connect() as connection:
+            assert connection.exec_driver_sql(f"SHOW TABLES FROM {elsewhere}").scalars().all() == ["note"]
+            assert "note" not in connection.exec_driver_sql(f"SHOW TABLES FROM {named.database}").scalars().all()
+    finally:
+        with server.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE {elsewhere}")
+        server.dispose()
 
 
 def test_a_server_with_every_slot_taken_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
