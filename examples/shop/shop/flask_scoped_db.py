@@ -400,7 +400,7 @@ if hasattr(os, "register_at_fork"):  # pragma: no branch (False only on Windows,
 # -----------------------------------------------------------------------------
 # The test part: every test inside one transaction that is rolled back.
 #
-# Nothing above depends on it. It is runner-neutral: conftest.py (pytest) and
+# Nothing above uses it but ScopedDB.test_connection(). It is runner-neutral: conftest.py (pytest) and
 # examples/test_todo_unittest.py (unittest) are its two faces. README.md,
 # "Testing" and "How the test part works", explain it.
 # -----------------------------------------------------------------------------
@@ -629,11 +629,13 @@ def _begin_clean(connection: Connection, pool: _TestPool, restart_ids: bool) -> 
     What a ROLLBACK leaves behind differs per backend. PostgreSQL keeps
     session-level advisory locks and prepared statements: one statement
     clears them. MariaDB keeps ``GET_LOCK`` locks, temporary tables, user and
-    session variables: the locks are released, and if the last test created a
-    table or set a variable the connection is replaced by a new one, which
-    the app's ``init_command`` or ``connect`` events set up as always. There
-    is no public call of PyMySQL or mysqlclient that resets a connection. What
-    SQLite keeps per connection (PRAGMAs, functions) is not reset.
+    session variables, the current database, prepared statements: the locks
+    are released, and if the last test changed the session at all the
+    connection is replaced by a new one (:func:`_reset_mariadb_session`),
+    which the app's ``init_command`` or ``connect`` events set up as always.
+    There is no public call of PyMySQL or mysqlclient that resets a
+    connection. What SQLite keeps per connection (PRAGMAs, functions) is not
+    reset.
     """
     if connection.dialect.name == "mysql" and not connection.invalidated:
         _reset_mariadb_session(connection)
