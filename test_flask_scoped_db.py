@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -596,6 +597,16 @@ def count_through_the_engine() -> str:
         return str(engine_connection.scalar(select(func.count()).select_from(Item)))
 
 
+@probes.post("/probe/audited/<name>")
+def add_with_an_audit_row(name: str) -> tuple[str, int]:
+    db.session.add(Item(name=name))
+    db.session.flush()
+    with db.engine.begin() as engine_connection:
+        engine_connection.execute(insert(Item).values(name=f"audit {name}"))
+        db.session.commit()
+    return "", 201
+
+
 @pytest.fixture(scope="session")
 def probe_views(app: Flask) -> None:
     """Session scope: the views above, on the pair's app. Every test that
@@ -939,6 +950,278 @@ def test_assert_num_queries_shows_expected_actual_and_sql(
         count_items(session)
 
 
+def item_names(session: scoped_session[Session] | Session) -> list[str]:
+    """The names of the items the session sees, sorted."""
+    return list(session.scalars(select(Item.name).order_by(Item.name)))
+
+
+AUTOCOMMIT = {
+    "connection": lambda engine: engine.connect().execution_options(isolation_level="AUTOCOMMIT"),
+    "engine": lambda engine: engine.execution_options(isolation_level="AUTOCOMMIT").connect(),
+}
+
+
+def driver_autocommits(dbapi_connection: t.Any) -> bool:
+    """Whether a driver's own connection is in its autocommit mode."""
+    if BACKEND == "sqlite":
+        return dbapi_connection.isolation_level is None
+    if BACKEND == "postgresql":
+        return dbapi_connection.autocommit  # type: ignore[no-any-return]
+    return dbapi_connection.get_autocommit()  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("asked_by", AUTOCOMMIT)
+def test_an_autocommit_connections_writes_need_no_commit(
+    session: scoped_session[Session], db: ScopedDB, asked_by: str
+) -> None:
+    """A write on an AUTOCOMMIT connection, closed without commit(), is there for the rest of the test."""
+    with AUTOCOMMIT[asked_by](db.engine) as engine_connection:
+        engine_connection.execute(insert(Item).values(name=CANARY))
+    assert item_names(session) == [CANARY]
+
+
+@pytest.mark.parametrize("asked_by", AUTOCOMMIT)
+def test_an_autocommit_connection_leaves_the_tests_connection_transactional(
+    session: scoped_session[Session], db: ScopedDB, connection: TestConnection, asked_by: str
+) -> None:
+    """Asking db.engine for AUTOCOMMIT never reaches the driver of the test's own connection."""
+    with AUTOCOMMIT[asked_by](db.engine) as engine_connection:
+        engine_connection.execute(select(1))
+    assert not driver_autocommits(connection.connection.connection.dbapi_connection)
+
+
+def test_a_failed_autocommit_statement_keeps_the_ones_before_it(session: scoped_session[Session], db: ScopedDB) -> None:
+    """On an AUTOCOMMIT connection each statement stands alone: one that fails undoes only itself."""
+    with AUTOCOMMIT["connection"](db.engine) as engine_connection:
+        engine_connection.execute(insert(Item).values(name="first"))
+        with pytest.raises(IntegrityError):
+            engine_connection.execute(insert(Item).values(name="first"))
+        engine_connection.execute(insert(Item).values(name="second"))
+    assert item_names(session) == ["first", "second"]
+
+
+@pytest.mark.skipif(BACKEND == "mysql", reason="MariaDB has no statement that refuses a transaction")
+def test_vacuum_on_an_autocommit_connection_says_it_cannot_run_in_a_test(
+    session: scoped_session[Session], db: ScopedDB
+) -> None:
+    """A statement that cannot run inside a transaction fails with a message that says so, and the test goes on."""
+    with AUTOCOMMIT["connection"](db.engine) as engine_connection:
+        with pytest.raises(RuntimeError, match="VACUUM cannot run inside a transaction, and in a test"):
+            engine_connection.exec_driver_sql("VACUUM")
+        engine_connection.execute(insert(Item).values(name=CANARY))
+    assert item_names(session) == [CANARY]
+
+
+def test_an_engine_connection_goes_on_after_the_tests_session_commits(
+    session: scoped_session[Session], db: ScopedDB
+) -> None:
+    """A db.engine connection whose transaction began inside the Session's goes on after the Session commits."""
+    session.add(Item(name="session"))
+    session.flush()
+    with db.engine.connect() as engine_connection:
+        engine_connection.execute(insert(Item).values(name="before"))
+        session.commit()
+        engine_connection.execute(insert(Item).values(name="after"))
+        engine_connection.commit()
+    assert item_names(session) == ["after", "before", "session"]
+
+
+def test_an_engine_commit_leaves_a_session_begun_after_it_open(
+    session: scoped_session[Session], app: Flask, db: ScopedDB
+) -> None:
+    """A db.engine connection that commits while a Session begun after it is open leaves that Session's work."""
+    with db.engine.connect() as engine_connection, app.app_context():
+        engine_connection.execute(insert(Item).values(name="engine"))
+        db.session.add(Item(name="session"))
+        db.session.flush()
+        engine_connection.commit()
+        db.session.commit()
+    assert item_names(session) == ["engine", "session"]
+
+
+def test_a_view_that_commits_inside_engine_begin_keeps_both_writes(
+    session: scoped_session[Session], client: FlaskClient
+) -> None:
+    """A view that commits db.session inside `with db.engine.begin()` (an audit row) answers and keeps both."""
+    assert client.post("/probe/audited/x").status_code == 201
+    assert item_names(session) == ["audit x", "x"]
+
+
+def test_an_engine_rollback_that_overlaps_a_session_fails_the_test(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """A db.engine rollback that would undo a Session's savepoint begun after its own fails the test, naming it."""
+    app = make_app(notes_db)
+    with (
+        notes_db.test_connection(app) as test_connection,
+        pytest.raises(TestFailure, match="overlapped"),
+        test_connection.transaction() as session,
+        notes_db.engine.connect() as engine_connection,
+    ):
+        engine_connection.execute(insert(Note).values(text="engine"))
+        session.add(Note(text="session"))
+        session.flush()
+        engine_connection.rollback()
+
+
+def test_a_helper_sessions_savepoint_leaves_the_tests_alone(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """A Session of its own on db.engine, in begin_nested(), names its savepoint apart from the test Session's
+    (SQLAlchemy numbers them per Connection from 1, and MariaDB replaces a savepoint of the same name)."""
+    app = make_app(notes_db)
+    with notes_db.test_connection(app) as test_connection, test_connection.transaction() as session:
+        session.add(Note(text="test"))
+        session.flush()
+        with Session(notes_db.engine) as helper:
+            with helper.begin_nested():
+                helper.add(Note(text="helper"))
+            helper.commit()
+        session.commit()
+        assert list(session.scalars(select(Note.text).order_by(Note.text))) == ["helper", "test"]
+
+
+def test_a_table_a_test_made_for_good_is_dropped_after_it(make_app: t.Callable[..., Flask], notes_db: ScopedDB) -> None:
+    """A table the code under test created and committed (MariaDB's DDL commits by itself) is dropped after it."""
+    app = make_app(notes_db)
+    with (
+        notes_db.test_connection(app) as test_connection,
+        pytest.raises(TestFailure, match="ended the outer transaction"),
+        test_connection.transaction() as session,
+    ):
+        session.execute(text("CREATE TABLE made_for_good (x INTEGER)"))
+        session.execute(text("COMMIT"))
+    with app.app_context():
+        assert "made_for_good" not in inspect(notes_db.engine).get_table_names()
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_childs_session_refuses_to_join_the_tests_transaction(
+    session: scoped_session[Session], db: ScopedDB
+) -> None:
+    """In a child forked during a test, db.session refuses too: it would run on the parent's connection."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (runs in the child)
+        try:
+            db.session.add(Item(name=CANARY))
+            db.session.commit()
+        except RuntimeError as error:
+            os.write(write_end, str(error).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    with os.fdopen(read_end) as pipe:
+        assert "forked child cannot join" in pipe.read()
+    assert count_items(session) == 0
+
+
+def test_get_bind_url_reads_in_a_test(session: scoped_session[Session], db: ScopedDB) -> None:
+    """db.session.get_bind().url, which production code reads off the engine, reads in a test too."""
+    assert session.get_bind().url == db.engine.url  # type: ignore[union-attr]
+
+
+def test_the_engines_pool_counts_its_checked_out_connections(session: scoped_session[Session], db: ScopedDB) -> None:
+    """db.engine.pool.checkedout(), as a metrics view calls it, counts the connections the test holds."""
+    with db.engine.connect():
+        assert db.engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+    assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def dict_cursor_options() -> dict[str, t.Any]:
+    """The options of the driver's own cursor() that make rows dictionaries."""
+    driver = make_url(os.environ["TEST_DATABASE_URL"]).get_dialect().driver
+    if driver == "pysqlite":
+
+        class DictCursor(sqlite3.Cursor):
+            def __init__(self, connection: sqlite3.Connection) -> None:
+                super().__init__(connection)
+                self.row_factory = sqlite3.Row
+
+        return {"factory": DictCursor}
+    if driver == "psycopg":
+        return {"row_factory": importlib.import_module("psycopg.rows").dict_row}
+    if driver == "psycopg2":
+        return {"cursor_factory": importlib.import_module("psycopg2.extras").RealDictCursor}
+    if driver == "pymysql":
+        return {"cursor": importlib.import_module("pymysql.cursors").DictCursor}
+    return {"cursorclass": importlib.import_module("MySQLdb.cursors").DictCursor}
+
+
+def test_a_raw_connections_cursor_takes_the_drivers_options(session: scoped_session[Session], db: ScopedDB) -> None:
+    """raw_connection().cursor(...) takes the driver's own keyword options, as a row factory."""
+    raw = db.engine.raw_connection()
+    try:
+        cursor = raw.cursor(**dict_cursor_options())
+        cursor.execute("SELECT 1 AS one")
+        assert cursor.fetchone()["one"] == 1  # type: ignore[index]
+    finally:
+        raw.close()
+
+
+def test_a_driver_connection_as_a_context_manager_commits_inside_the_test(
+    session: scoped_session[Session], db: ScopedDB
+) -> None:
+    """`with raw.driver_connection:` commits on leaving the block, as sqlite3's and psycopg2's do."""
+    raw = db.engine.raw_connection()
+    try:
+        with raw.driver_connection as driver_connection:  # type: ignore[union-attr]
+            driver_connection.cursor().execute(f"INSERT INTO item (name) VALUES ('{CANARY}')")
+    finally:
+        raw.close()
+    assert item_names(session) == [CANARY]
+
+
+def test_a_driver_connection_as_a_context_manager_rolls_back_on_an_error(
+    session: scoped_session[Session], db: ScopedDB
+) -> None:
+    """`with raw.driver_connection:` rolls back its own writes when the block raises."""
+    raw = db.engine.raw_connection()
+    try:
+        with pytest.raises(ValueError, match="undo"), raw.driver_connection as driver_connection:  # type: ignore[union-attr]
+            driver_connection.cursor().execute(f"INSERT INTO item (name) VALUES ('{CANARY}')")
+            raise ValueError("undo")
+    finally:
+        raw.close()
+    assert item_names(session) == []
+
+
+def test_a_session_with_its_own_isolation_level_works_in_a_test(
+    session: scoped_session[Session], app: Flask, db: ScopedDB
+) -> None:
+    """A Session that asks for its own isolation level (SQLAlchemy's per-Session recipe) works inside the test."""
+    with app.app_context():
+        db.session.connection(execution_options={"isolation_level": "SERIALIZABLE"})
+        db.session.add(Item(name=CANARY))
+        db.session.commit()
+    assert item_names(session) == [CANARY]
+
+
+def test_a_session_on_an_engine_with_its_own_isolation_level_works_in_a_test(
+    session: scoped_session[Session], db: ScopedDB
+) -> None:
+    """A Session bound to db.engine.execution_options(isolation_level=...) works inside the test."""
+    with Session(db.engine.execution_options(isolation_level="SERIALIZABLE")) as own:
+        own.add(Item(name=CANARY))
+        own.commit()
+    assert item_names(session) == [CANARY]
+
+
+def test_assert_num_queries_counts_statements_on_a_raw_cursor(
+    session: scoped_session[Session], db: ScopedDB, assert_num_queries: t.Callable[[int], t.ContextManager[None]]
+) -> None:
+    """assert_num_queries counts a statement sent on a cursor of db.engine.raw_connection()."""
+    raw = db.engine.raw_connection()
+    try:
+        with assert_num_queries(1):
+            cursor = raw.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+    finally:
+        raw.close()
+
+
 class ItemCounter:
     """Stands in for an extension handed a session once, at set-up, like Flask-Admin's ModelView."""
 
@@ -1073,6 +1356,14 @@ def test_commits_through_the_engine(db_session, db):
         pass  # on SQLite and psycopg2, rolling back to the savepoint the COMMIT took fails at once
 
 def test_clean_after_commits_through_the_engine(db_session, db):
+    assert_clean(db_session, db)
+
+def test_writes_through_an_autocommit_connection(db_session, db):
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("INSERT INTO item (name) VALUES ('autocommitted')"))
+    assert db_session.scalar(select(func.count()).select_from(Item)) == 1
+
+def test_clean_after_writes_through_an_autocommit_connection(db_session, db):
     assert_clean(db_session, db)
 
 def test_leaves_a_failed_session(db_session):

@@ -37,6 +37,7 @@ from sqlalchemy import RootTransaction
 from sqlalchemy import Select
 from sqlalchemy import create_engine
 from sqlalchemy import event
+from sqlalchemy import inspect
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.exc import DBAPIError
@@ -455,10 +456,19 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         self._drop_tables = create_tables
         if create_tables:
             db.metadata.create_all(self.engine)
+        self._tables = set(inspect(self.engine).get_table_names())
         self.connection: Connection = self.engine.connect()
         """The :class:`~sqlalchemy.Connection` every test's transaction runs on."""
+        # db.session.get_bind() is this Connection in a test, the engine in production: .url reads on both.
+        self.connection.url = self.engine.url  # type: ignore[attr-defined]
         self._pool = _TestPool(self.connection)
         self.engine.pool = self._pool
+        event.listen(self.engine, "before_cursor_execute", self._pool.sql_sent, retval=True)
+        event.listen(self.engine, "set_connection_execution_options", self._keep_isolation_level)
+        # Every path to an isolation level (a Connection's or an engine's execution options,
+        # create_engine's) ends in this call, with the DBAPI connection the pool handed out.
+        self.engine.dialect.set_isolation_level = self._set_isolation_level  # type: ignore[method-assign]
+        _open_test_connections.add(self)
         if _RequestContextOfItsOwn is not None:  # pragma: no branch (None on Flask 3.2)
             own = _RequestContextOfItsOwn
             app.request_context = lambda environ: own(app, environ)  # type: ignore[method-assign]
@@ -474,11 +484,27 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         if _RequestContextOfItsOwn is not None:  # pragma: no branch (None on Flask 3.2)
             del self.app.request_context
         self.engine.pool = self._pool.original
+        event.remove(self.engine, "before_cursor_execute", self._pool.sql_sent)
+        event.remove(self.engine, "set_connection_execution_options", self._keep_isolation_level)
+        del self.engine.dialect.set_isolation_level
+        _open_test_connections.discard(self)
         if self.connection.dialect.name == "mysql" and not self.connection.invalidated:
             _reset_mariadb_session(self.connection)  # after a USE, say, the drop goes to a new connection
         self.connection.close()
         if self._drop_tables:
             self.db.metadata.drop_all(self.engine)
+
+    def _keep_isolation_level(self, connection: Connection, options: dict[str, t.Any]) -> None:
+        # A Session's isolation level (SQLAlchemy's per-Session recipe) would be set on the test's
+        # connection, inside its transaction: the test runs at the level its transaction began with.
+        if connection is self.connection:
+            options.pop("isolation_level", None)
+
+    def _set_isolation_level(self, dbapi_connection: t.Any, level: str) -> None:
+        if isinstance(dbapi_connection, _Savepoint):  # never the driver's: it would end the test's transaction
+            dbapi_connection.autocommit = level == "AUTOCOMMIT"
+        else:
+            type(self.engine.dialect).set_isolation_level(self.engine.dialect, dbapi_connection, level)  # type: ignore[arg-type]
 
     @contextlib.contextmanager
     def transaction(self, *, restart_ids: bool = False) -> t.Iterator[scoped_session[Session]]:
@@ -561,6 +587,9 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
                 if connection.dialect.name != "sqlite":  # whose in-memory database is its connection
                     connection.invalidate()
                     _reconnect(connection, pool)
+                made = MetaData()  # tables the test made (MariaDB DDL commits): gone with the models' own
+                made.reflect(connection, only=list(set(inspect(connection).get_table_names()) - self._tables))
+                made.drop_all(connection)
                 db.metadata.drop_all(connection)
                 db.metadata.create_all(connection)
                 connection.commit()
@@ -575,16 +604,11 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         :raises AssertionError: with both counts and the SQL sent.
         """
         statements: list[str] = []
-
-        def record(conn: Connection, cursor: t.Any, statement: str, *args: t.Any) -> None:
-            if not _TRANSACTION_CONTROL.match(statement):
-                statements.append(statement)
-
-        event.listen(self.engine, "before_cursor_execute", record)
+        self._pool.statements = statements
         try:
             yield
         finally:
-            event.remove(self.engine, "before_cursor_execute", record)
+            self._pool.statements = None
         if len(statements) != expected:
             sql = "\n".join(f"  {s}" for s in statements)
             raise AssertionError(f"expected {expected} SQL statement(s), got {len(statements)}:\n{sql}")
@@ -596,12 +620,37 @@ _ENDED = (
     "The code under test ended the outer transaction (a COMMIT, or DDL or TRUNCATE on"
     " MariaDB/MySQL, which commit implicitly): what it wrote before that may survive this test. ({})"
 )
+_OVERLAPPED = (
+    "A db.engine connection rolled back a transaction that overlapped a Session's (or another connection's)"
+    " instead of nesting in it: on the test's one database connection its writes could not be undone alone, and"
+    " were kept. Commit or roll back one before the other begins (README, 'Limits')."
+)
+_NO_TRANSACTION = (
+    "{} cannot run inside a transaction, and in a test every statement runs inside the test's, autocommit"
+    " connections' too: test it outside the fixture pair, on a database of its own (README, 'Limits'). ({})"
+)
 _DROPPED = "The database server dropped the test's connection during the test; the next test reconnects."
 _BLOCKED = (
     "This test used the app's database outside the fixture pair (outside TestConnection.transaction()), where"
     " what it writes would stay for good: name db_session (or client) in the test, or put its whole module"
     ' inside the pair with pytestmark = pytest.mark.usefixtures("db_session").'
 )
+
+
+# Every open TestConnection, for _no_test_transaction_in_a_child.
+_open_test_connections: weakref.WeakSet[TestConnection] = weakref.WeakSet()
+
+
+def _no_test_transaction_in_a_child() -> None:
+    # A child forked during a test (multiprocessing, pytest-flask's live_server) would run
+    # db.session on the parent's socket, inside the test's transaction: its Sessions are
+    # bound to the app's engine instead, whose pool refuses in a forked child.
+    for test_connection in list(_open_test_connections):
+        test_connection.db.session.session_factory.kw["bind"] = None
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch (False only on Windows, which cannot fork)
+    os.register_at_fork(after_in_child=_no_test_transaction_in_a_child)
 
 
 def check_version(written_for: str) -> None:
@@ -724,10 +773,11 @@ class _TestPool(NullPool):
     """The app engine's pool while a TestConnection is open.
 
     During a test (``join``), each connection it hands out is the test's own
-    DBAPI connection, in a savepoint of its own (``_Savepoint``): what the code
-    under test does through ``db.engine`` sees the test's rows, is undone with
-    the test, and never ends or waits on the test's transaction. Between tests
-    (``block``) it refuses: a test outside the pair would write for good.
+    DBAPI connection, with a savepoint of its own from its first statement to
+    its commit or rollback (``_Savepoint``): what the code under test does
+    through ``db.engine`` sees the test's rows, is undone with the test, and
+    never ends or waits on the test's transaction. Between tests (``block``)
+    it refuses: a test outside the pair would write for good.
     """
 
     def __init__(self, connection: Connection) -> None:
@@ -738,19 +788,23 @@ class _TestPool(NullPool):
         self._problems: list[str] = []
         self._names = itertools.count()
         self._pid = os.getpid()
+        # The savepoints open on the test's connection, oldest first, each with the
+        # _Savepoint whose connection made it (None: the test's own Connection).
+        self.savepoints: list[tuple[str, _Savepoint | None]] = []
+        self.statements: list[str] | None = None  # what assert_num_queries records
 
     def join(self, connection: Connection) -> None:
-        """Hand out savepoints of ``connection`` until :meth:`block`."""
+        """Hand out the test's ``connection`` until :meth:`block`."""
         self._dbapi_connection = connection.connection.dbapi_connection
+        self.savepoints.clear()
 
     def block(self) -> list[str]:
         """Refuse connections from now on; return what went wrong with the
         ones handed out since :meth:`join`."""
         self._dbapi_connection = None
+        for savepoint in self._open:  # left open: rolling it back tells if the outer transaction ended
+            savepoint.forget()
         problems, self._problems = self._problems, []
-        # A savepoint that is gone from under a connection left open: the code
-        # under test ended the outer transaction (and closing it may have failed).
-        problems += filter(None, [savepoint.forget("ROLLBACK TO SAVEPOINT") for savepoint in self._open])
         if self._open:
             problems.append(
                 f"The code under test left {len(self._open)} connection(s) of db.engine checked"
@@ -763,91 +817,186 @@ class _TestPool(NullPool):
         """``engine.dispose()`` keeps this pool: it holds no connections of its own."""
         return self
 
+    def checkedout(self) -> int:
+        """The connections the code under test holds, as QueuePool counts them (a metrics view asks)."""
+        return len(self._open)
+
+    def sql_sent(self, connection: Connection, cursor: t.Any, statement: str, *args: t.Any) -> tuple[str, t.Any]:
+        """The engine's ``before_cursor_execute`` event: record for
+        assert_num_queries, follow the savepoints, and give SQLAlchemy's a name
+        no other Connection uses (each numbers its own from 1, and MariaDB
+        replaces a savepoint of the same name)."""
+        if (
+            self.statements is not None
+            and not isinstance(cursor, _Cursor)
+            and not _TRANSACTION_CONTROL.match(statement)
+        ):
+            self.statements.append(statement)
+        owner = connection.connection.dbapi_connection
+        owner = owner if isinstance(owner, _Savepoint) else None
+        if owner is not None and statement.lstrip()[:6].upper() != "SELECT":
+            owner.wrote = True
+        if "SAVEPOINT" in statement and (match := _SAVEPOINT.fullmatch(statement)):
+            verb, name = match.groups()
+            if name.startswith("sa_savepoint_"):
+                name += f"_{id(connection):x}"
+                statement = f"{verb} {name}"
+            self.follow(verb, name, owner)
+        return statement, args[0]
+
+    def follow(self, verb: str, name: str, owner: _Savepoint | None) -> None:
+        """Note a savepoint statement sent on the test's connection."""
+        names = [entry[0] for entry in self.savepoints]
+        if verb.upper() == "SAVEPOINT":
+            self.savepoints.append((name, owner))
+        elif name in names:  # releasing a savepoint, or rolling back to it, ends every later one
+            del self.savepoints[names.index(name) + verb.upper().startswith("ROLLBACK") :]
+
     def _connect(self) -> _Savepoint:
         if self._dbapi_connection is None:
             raise RuntimeError(_BLOCKED)
         if os.getpid() != self._pid:
             raise RuntimeError("A forked child cannot join the test's transaction: its connection is the parent's.")
-        savepoint = _Savepoint(self._dbapi_connection, f"test_engine_{next(self._names)}", self)
+        savepoint = _Savepoint(self._dbapi_connection, self)
         self._open.append(savepoint)
         return savepoint
 
-    def _closed(self, savepoint: _Savepoint, problem: str | None) -> None:
+    def _closed(self, savepoint: _Savepoint) -> None:
         self._open.remove(savepoint)
-        if problem is not None:
-            self._problems.append(problem)
 
 
-class _Savepoint:
+_SAVEPOINT = re.compile(r"(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT) +(\w+)\s*", re.IGNORECASE)
+
+
+class _Savepoint(contextlib.AbstractContextManager["_Savepoint"]):
     """A DBAPI connection that ``_TestPool`` hands out during a test: the test's
-    own, where ``commit()`` and ``rollback()`` act on a savepoint of its own.
-    Once closed, or forgotten after its test, it sends nothing more."""
+    own, where a transaction is a savepoint, begun by its first statement and
+    ended by ``commit()`` or ``rollback()``; with ``autocommit`` (an
+    ``isolation_level="AUTOCOMMIT"`` connection) each statement is one. Once
+    closed, or forgotten after its test, it sends nothing more."""
 
-    def __init__(self, dbapi_connection: t.Any, name: str, pool: _TestPool) -> None:
+    def __init__(self, dbapi_connection: t.Any, pool: _TestPool) -> None:
         self._dbapi_connection = dbapi_connection
-        self._name = name
         self._pool: _TestPool | None = pool
-        self._execute("SAVEPOINT")
+        self._name: str | None = None
+        self.autocommit = False
+        self.wrote = False  # since its savepoint began: a statement other than SELECT
 
     def __getattr__(self, name: str) -> t.Any:
         return getattr(self._dbapi_connection, name)
 
-    def cursor(self, *args: t.Any) -> t.Any:
-        cursor = self._dbapi_connection.cursor(*args)
-        # SQLAlchemy's pysqlite recipe (driver in autocommit mode, BEGIN sent
-        # from the engine's "begin" event) would BEGIN inside the test's
-        # transaction: here the savepoint is the transaction.
-        if isinstance(self._dbapi_connection, sqlite3.Connection) and self._dbapi_connection.isolation_level is None:
-            return _CursorThatBegan(cursor)
+    def __exit__(self, error_type: object, *args: object) -> None:
+        # As sqlite3's and psycopg2's own connections do.
+        self.rollback() if error_type else self.commit()
+
+    def cursor(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        if self._name is None and not self.autocommit:
+            self._begin()
+        cursor = self._dbapi_connection.cursor(*args, **kwargs)
+        pool, sqlite = self._pool, isinstance(self._dbapi_connection, sqlite3.Connection)
+        if self.autocommit or (pool and pool.statements is not None) or (sqlite and self.isolation_level is None):
+            return _Cursor(cursor, self)
         return cursor
 
     def commit(self) -> None:
-        self._execute("RELEASE SAVEPOINT")
-        self._execute("SAVEPOINT")
+        if not self.autocommit:
+            self._end("RELEASE SAVEPOINT")
 
     def rollback(self) -> None:
-        self._execute("ROLLBACK TO SAVEPOINT")
+        if not self.autocommit:
+            self._end("ROLLBACK TO SAVEPOINT")
 
     def close(self) -> None:
         if (pool := self._pool) is not None:
-            # The pool's reset-on-return has rolled back to the savepoint already.
-            pool._closed(self, self.forget("RELEASE SAVEPOINT"))
+            self.forget()
+            pool._closed(self)
 
-    def forget(self, last: str) -> str | None:
-        """Send ``last`` for the savepoint, then nothing more: the connection,
-        or its test, is over. Say so if the savepoint was gone: the code under
-        test ended the outer transaction."""
-        try:
-            self._execute(last)
-        except Exception as error:  # noqa: BLE001 (SQLAlchemy would only log it)
-            return _ENDED.format(error)
-        finally:
-            self._pool = None
-        return None
+    def forget(self) -> None:
+        """Roll back what it left open, then send nothing more: the connection,
+        or its test, is over."""
+        self.autocommit = False
+        with contextlib.suppress(Exception):  # _end noted it
+            self.rollback()
+        self._pool = None
 
-    def _execute(self, statement: str) -> None:
-        if self._pool is None:
+    def _begin(self) -> None:
+        if self._pool is not None:
+            self._name = f"test_engine_{next(self._pool._names)}"
+            self.wrote = False
+            self._send("SAVEPOINT", self._name)
+
+    def _end(self, verb: str) -> None:
+        name, self._name, pool = self._name, None, self._pool
+        if name is None or pool is None:
             return
+        names = [entry[0] for entry in pool.savepoints]
+        others = name not in names or any(owner is not self for _, owner in pool.savepoints[names.index(name) + 1 :])
+        if not others:
+            try:
+                self._send(verb, name)
+                if verb.startswith("ROLLBACK"):
+                    self._send("RELEASE SAVEPOINT", name)
+            except Exception as error:  # noted here: the pool's reset would only log it
+                pool._problems.append(_ENDED.format(error))
+                raise
+        elif verb.startswith("ROLLBACK") and self.wrote:
+            # Its savepoint was released with an older one (a Session committed), or
+            # rolling back to it would undo a Session's savepoint begun after it.
+            pool._problems.append(_OVERLAPPED)
+
+    def _send(self, verb: str, name: str) -> None:
         cursor = self._dbapi_connection.cursor()
         try:
-            cursor.execute(f"{statement} {self._name}")
+            cursor.execute(f"{verb} {name}")
         finally:
             cursor.close()
+        if self._pool is not None:
+            self._pool.follow(verb, name, self)
 
 
-class _CursorThatBegan:
-    """An SQLite cursor on which BEGIN does nothing: a savepoint is open."""
+class _Cursor(contextlib.AbstractContextManager["_Cursor"]):
+    """A cursor of a ``_Savepoint``'s, where the pair must see each statement:
+    on an autocommit connection (each statement in a savepoint of its own), in
+    assert_num_queries, and under SQLAlchemy's pysqlite recipe (whose BEGIN
+    does nothing here: the savepoint is the transaction)."""
 
-    def __init__(self, cursor: sqlite3.Cursor) -> None:
+    def __init__(self, cursor: t.Any, savepoint: _Savepoint) -> None:
         self._cursor = cursor
+        self._savepoint = savepoint
 
     def __getattr__(self, name: str) -> t.Any:
         return getattr(self._cursor, name)
 
-    def execute(self, statement: str, *args: t.Any) -> t.Any:
-        if statement.strip().upper() == "BEGIN":
+    def __iter__(self) -> t.Iterator[t.Any]:
+        return iter(self._cursor)
+
+    def __exit__(self, *args: object) -> None:
+        self._cursor.close()
+
+    def execute(self, statement: str, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        return self._send(self._cursor.execute, statement, *args, **kwargs)
+
+    def executemany(self, statement: str, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        return self._send(self._cursor.executemany, statement, *args, **kwargs)
+
+    def _send(self, method: t.Callable[..., t.Any], statement: str, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        savepoint, pool = self._savepoint, self._savepoint._pool
+        if pool is not None and pool.statements is not None and not _TRANSACTION_CONTROL.match(statement):
+            pool.statements.append(statement)
+        if statement.strip().upper() == "BEGIN" and isinstance(self._cursor, sqlite3.Cursor):
             return self
-        return self._cursor.execute(statement, *args)
+        if not savepoint.autocommit:
+            return method(statement, *args, **kwargs)
+        savepoint._begin()
+        try:
+            result = method(statement, *args, **kwargs)
+        except Exception as error:
+            savepoint._end("ROLLBACK TO SAVEPOINT")
+            if re.search(r"(inside|within) a transaction", str(error)):
+                raise RuntimeError(_NO_TRANSACTION.format(statement.split()[0], error)) from error
+            raise
+        savepoint._end("RELEASE SAVEPOINT")
+        return result
 
 
 # -- Contexts: one per request and per CLI command, none left behind --------
