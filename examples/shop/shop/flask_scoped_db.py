@@ -626,8 +626,8 @@ _OVERLAPPED = (
     " were kept. Commit or roll back one before the other begins (README, 'Limits')."
 )
 _NO_TRANSACTION = (
-    "{} cannot run inside a transaction, and in a test every statement runs inside the test's, autocommit"
-    " connections' too: test it outside the fixture pair, on a database of its own (README, 'Limits'). ({})"
+    "This statement cannot run inside a transaction, and in a test every statement runs inside the test's,"
+    " on AUTOCOMMIT connections too: test it outside the fixture pair (README, 'Limits'). ({})"
 )
 _DROPPED = "The database server dropped the test's connection during the test; the next test reconnects."
 _BLOCKED = (
@@ -832,10 +832,10 @@ class _TestPool(NullPool):
             and not _TRANSACTION_CONTROL.match(statement)
         ):
             self.statements.append(statement)
-        owner = connection.connection.dbapi_connection
-        owner = owner if isinstance(owner, _Savepoint) else None
-        if owner is not None and statement.lstrip()[:6].upper() != "SELECT":
-            owner.wrote = True
+        if isinstance(owner := connection.connection.dbapi_connection, _Savepoint):
+            owner.wrote |= statement.lstrip()[:6].upper() != "SELECT"
+        else:
+            owner = None
         if "SAVEPOINT" in statement and (match := _SAVEPOINT.fullmatch(statement)):
             verb, name = match.groups()
             if name.startswith("sa_savepoint_"):
@@ -898,6 +898,10 @@ class _Savepoint(contextlib.AbstractContextManager["_Savepoint"]):
             return _Cursor(cursor, self)
         return cursor
 
+    def execute(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        """sqlite3's and psycopg's shortcut, on a cursor of ours."""
+        return self.cursor().execute(*args, **kwargs)
+
     def commit(self) -> None:
         if not self.autocommit:
             self._end("RELEASE SAVEPOINT")
@@ -945,11 +949,8 @@ class _Savepoint(contextlib.AbstractContextManager["_Savepoint"]):
             pool._problems.append(_OVERLAPPED)
 
     def _send(self, verb: str, name: str) -> None:
-        cursor = self._dbapi_connection.cursor()
-        try:
+        with contextlib.closing(self._dbapi_connection.cursor()) as cursor:
             cursor.execute(f"{verb} {name}")
-        finally:
-            cursor.close()
         if self._pool is not None:
             self._pool.follow(verb, name, self)
 
@@ -992,8 +993,8 @@ class _Cursor(contextlib.AbstractContextManager["_Cursor"]):
             result = method(statement, *args, **kwargs)
         except Exception as error:
             savepoint._end("ROLLBACK TO SAVEPOINT")
-            if re.search(r"(inside|within) a transaction", str(error)):
-                raise RuntimeError(_NO_TRANSACTION.format(statement.split()[0], error)) from error
+            if re.search(r"(inside|within) a transaction", str(error)):  # VACUUM, CREATE INDEX CONCURRENTLY
+                raise RuntimeError(_NO_TRANSACTION.format(error)) from error
             raise
         savepoint._end("RELEASE SAVEPOINT")
         return result
