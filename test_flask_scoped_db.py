@@ -1870,6 +1870,140 @@ def test_restart_ids_makes_every_test_start_ids_at_one(tmp_path: Path) -> None:
     assert "4 passed" in report and summary(report) == {}, report
 
 
+class Scratch:
+    """Databases and users of a test's own on the test server, named with a prefix of their own: close() drops
+    them, and the run databases made beside them."""
+
+    def __init__(self) -> None:
+        self.prefix = f"fsdb_{os.urandom(4).hex()}"
+        self.named = make_url(os.environ["TEST_DATABASE_URL"])
+        self.server = create_engine(self.named, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        self.users: list[str] = []
+
+    def sql(self, statement: str) -> t.Sequence[t.Any]:
+        with self.server.connect() as connection:
+            result = connection.exec_driver_sql(statement)
+            return result.scalars().all() if result.returns_rows else []
+
+    def database(self, name: str = "", options: str = "") -> URL:
+        """A new database, ``<prefix><name>``, made with ``options``."""
+        self.sql(f"CREATE DATABASE {self.prefix}{name} {options}")
+        return self.named.set(database=f"{self.prefix}{name}")
+
+    def user(self, url: URL) -> URL:
+        """``url`` with a new user that may use its database and nothing more (no right to create databases)."""
+        if BACKEND == "postgresql":
+            self.sql(f"CREATE ROLE {self.prefix} LOGIN")
+        else:
+            self.sql(f"CREATE USER {self.prefix}")
+            self.sql(f"GRANT ALL ON {url.database}.* TO {self.prefix}")
+        self.users.append(self.prefix)
+        return url.set(username=self.prefix)
+
+    def close(self) -> None:
+        # No percent sign (a LIKE pattern's): the drivers would read it as a placeholder.
+        if BACKEND == "postgresql":
+            for name in self.sql(f"SELECT datname FROM pg_database WHERE starts_with(datname, '{self.prefix}')"):
+                self.sql(f"DROP DATABASE {name} WITH (FORCE)")
+        else:
+            schemata = "SELECT schema_name FROM information_schema.schemata WHERE LEFT(schema_name, 13)"
+            for name in self.sql(f"{schemata} = '{self.prefix}'"):
+                self.sql(f"DROP DATABASE {name}")
+        for user in self.users:
+            self.sql(f"DROP {'ROLE' if BACKEND == 'postgresql' else 'USER'} {user}")
+        self.server.dispose()
+
+
+SEEDED_TESTS = '''
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from conftest import Item
+from flask_scoped_db import TestConnection
+
+Path("database.txt").write_text(os.environ["TEST_DATABASE_URL"])
+
+
+@pytest.fixture(scope="session")
+def seeded_items(connection: TestConnection) -> None:
+    """Session scope: rows that every test which names it sees, committed once, before its first test's
+    transaction; they go with the tables at the end of the run."""
+    with Session(bind=connection.connection) as session:
+        session.add_all([Item(name="seeded 1"), Item(name="seeded 2")])
+        session.commit()
+
+
+def test_sees_the_seeded_rows(db_session, seeded_items):
+    assert db_session.scalars(select(Item.name).order_by(Item.id)).all() == ["seeded 1", "seeded 2"]
+
+def test_moves_the_ids_on(db_session, seeded_items):
+    db_session.add(Item(name="rolled back"))
+    db_session.commit()
+
+def test_takes_the_next_id_with_restart_ids(db_session, seeded_items, restart_ids):
+    item = Item(name="new")
+    db_session.add(item)
+    db_session.commit()
+    assert item.id == 3
+'''
+
+
+@pytest.fixture(scope="session")
+def seeded_run(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[tuple[str, str]]:
+    """Session scope: the report of SEEDED_TESTS, run on a database of their own, and that run's database URL."""
+    directory = tmp_path_factory.mktemp("seeded")
+    if BACKEND == "sqlite":
+        yield run_pytest(directory, CONFTEST, SEEDED_TESTS), (directory / "database.txt").read_text()
+        return
+    scratch = Scratch()
+    try:
+        url = scratch.database().render_as_string(hide_password=False)
+        yield (
+            run_pytest(directory, CONFTEST, SEEDED_TESTS, TEST_DATABASE_URL=url),
+            (directory / "database.txt").read_text(),
+        )
+    finally:
+        scratch.close()
+
+
+@pytest.mark.whole_runs
+def test_restart_ids_goes_on_after_the_rows_seeded_for_the_run(seeded_run: tuple[str, str]) -> None:
+    """With rows committed for the run (ids 1 and 2), a restart_ids test inserts without a key collision and
+    gets id 3 on every backend, even after an earlier test moved the ids on."""
+    report, _ = seeded_run
+    assert "3 passed" in report and summary(report) == {}, report
+
+
+@pytest.mark.whole_runs
+def test_rows_seeded_for_the_run_through_the_connection_are_seen_by_its_tests_and_gone_after_it(
+    seeded_run: tuple[str, str],
+) -> None:
+    """The README's recipe: rows a session-scoped fixture commits through connection.connection are seen by the
+    tests of the run, and are gone (with the tables) once it ends."""
+    report, url = seeded_run
+    assert re.search(r"^PASSED test_inner\.py::test_sees_the_seeded_rows", report, re.MULTILINE), report
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        assert not inspect(engine).has_table("item")
+    finally:
+        engine.dispose()
+
+
+def test_the_blockers_message_says_how_to_write_rows_for_the_whole_run(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """Outside a test (a session-scoped fixture seeding through db.session), db.engine refuses with a message
+    that also names the connection fixture and the Session to write rows for the whole run with."""
+    app = make_app(notes_db)
+    seeding = r"connection fixture, with a Session\(bind=connection\.connection\)"
+    with notes_db.test_connection(app), app.app_context(), pytest.raises(RuntimeError, match=seeding):
+        notes_db.engine.connect()
+
+
 SLOW_TESTS = """
 import os
 import time
@@ -2049,7 +2183,12 @@ SETUP_MISTAKES = {
     "no server at that address": ("Cannot reach", "start the server"),
     "a backend conftest.py cannot serve": ("creates test databases on", "SQLite, PostgreSQL and"),
     "a driver that is not installed": ("which cannot be loaded", "install its package"),
+    "a URL that does not parse": ("is not a database URL: '***@127.0.0.1/test'", "dialect+driver://"),
+    "a server URL without a database name": ("names no database", "add the name of one that exists"),
+    "an SQLite file in a folder that does not exist": ("no_such_folder, a folder that does not exist", "create it"),
 }
+SERVER_MISTAKES = {"a database that does not exist", "a user the server refuses", "no server at that address"}
+SERVER_MISTAKES.add("a server URL without a database name")
 MISSING_DRIVERS = {"sqlite": "sqlite+pysqlcipher", "postgresql": "postgresql+pg8000", "mysql": "mysql+mysqlconnector"}
 
 
@@ -2064,6 +2203,12 @@ def mistaken_url(mistake: str) -> str:
         return url.set(host="127.0.0.1", port=1).render_as_string()
     if mistake == "a driver that is not installed":
         return url.set(drivername=MISSING_DRIVERS[BACKEND]).render_as_string()
+    if mistake == "a URL that does not parse":
+        return "postgresql//app:secret@127.0.0.1/test"
+    if mistake == "a server URL without a database name":
+        return url._replace(database=None).render_as_string()  # set() keeps what is None
+    if mistake == "an SQLite file in a folder that does not exist":
+        return "sqlite:///no_such_folder/test.db"
     return "oracle://scott@127.0.0.1/orcl"
 
 
@@ -2072,17 +2217,113 @@ def mistaken_url(mistake: str) -> str:
 def test_a_setup_mistake_fails_once_saying_what_to_do(tmp_path: Path, mistake: str) -> None:
     """Each set-up mistake stops a -n 2 run once, with one message naming the problem and the fix, and an
     exit code that is neither 0 nor 5 ("no tests ran")."""
-    if BACKEND == "sqlite" and mistake in (
-        "a database that does not exist",
-        "a user the server refuses",
-        "no server at that address",
-    ):
+    if BACKEND == "sqlite" and mistake in SERVER_MISTAKES:
         pytest.skip("SQLite has no server, users or missing databases")
+    if BACKEND != "sqlite" and "SQLite" in mistake:
+        pytest.skip("an SQLite URL's mistake, whatever the backend: tested on SQLite")
     problem, fix = SETUP_MISTAKES[mistake]
     run = inner_pytest(tmp_path, CONFTEST, SLOW_TESTS, "-n", "2", TEST_DATABASE_URL=mistaken_url(mistake))
     report = run.communicate(timeout=300)[0]
     assert run.returncode == 4, report  # pytest's "usage error": never 0, nor 5 ("no tests ran")
-    assert report.count(problem) == 1 and fix in report, report
+    assert report.count(problem) == 1 and fix in report and "secret" not in report, report
+
+
+def test_a_url_without_its_scheme_separator_is_named_with_all_before_its_last_at_sign_masked() -> None:
+    """A SQLALCHEMY_DATABASE_URI without :// that does not parse is named with whatever could be credentials
+    masked: all that stands before its last @."""
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql//app:s3cret@host/db"
+    with pytest.raises(RuntimeError, match=r"is not a database URL: '\*\*\*@host/db'") as raised:
+        ScopedDB(app)
+    assert "s3cret" not in str(raised.value)
+
+
+@pytest.mark.parametrize("url", ["postgresql//app:s3cret@host/db", "postgresql://app:s3cret@host:port/db"])
+def test_a_test_database_url_that_does_not_parse_is_a_setup_error_with_its_password_masked(url: str) -> None:
+    """TestDatabase(url) with a URL that does not parse raises a TestSetupError that names it, password masked."""
+    with pytest.raises(TestSetupError, match=r"The test database URL is not a database URL: '.*\*\*\*@host") as raised:
+        TestDatabase(url)
+    assert "s3cret" not in str(raised.value)
+
+
+@pytest.mark.skipif(BACKEND == "sqlite", reason="SQLite has no users")
+def test_a_user_who_may_not_create_databases_is_named_with_the_right_to_grant() -> None:
+    """A user without the right to create databases gets a TestSetupError from open() that names the user, the
+    right and how to grant it (a role without CREATEDB; a MariaDB user with rights on the named database only)."""
+    scratch = Scratch()
+    database = None
+    try:
+        database = TestDatabase(scratch.user(scratch.database()))
+        grant = f"ALTER ROLE {scratch.prefix} CREATEDB" if BACKEND == "postgresql" else f"`{scratch.prefix}_run%`.*"
+        with pytest.raises(
+            TestSetupError, match=f"The user '{scratch.prefix}' may not make the run's database"
+        ) as raised:
+            database.open()
+        assert grant in str(raised.value) and "point the test database URL at a user that has it" in str(raised.value)
+    finally:
+        if database is not None:
+            database.close()
+        scratch.close()
+
+
+@pytest.mark.whole_runs
+@pytest.mark.skipif(BACKEND == "sqlite", reason="PostgreSQL's 63 bytes and MariaDB's 64 characters for a name")
+def test_a_long_database_name_gives_each_worker_a_database_of_its_own(tmp_path: Path) -> None:
+    """Under -n 2, a named database whose name is as long as the server allows gives each worker a database of its
+    own, whose name fits: the name is cut before _runN, never after it."""
+    scratch = Scratch()
+    try:
+        url = scratch.database("_" + "x" * (62 - len(scratch.prefix)))
+        assert len(url.database or "") == 63
+        report = run_pytest(tmp_path, CONFTEST, SLOW_TESTS, "-n", "2", TEST_DATABASE_URL=url.render_as_string())
+        assert "5 passed" in report, report
+        used = {make_url(used).database or "" for used in databases_used(tmp_path)}
+        assert len(used) == 2 and all(len(name.encode()) <= 63 for name in used), used
+        assert sorted(name[-5:] for name in used) == ["_run0", "_run1"]
+    finally:
+        scratch.close()
+
+
+@pytest.mark.skipif(BACKEND != "mysql", reason="MariaDB's character set and collation of a database")
+def test_the_runs_database_takes_the_named_databases_character_set_and_collation() -> None:
+    """On MariaDB the run's database has the character set and collation of the named database, made or made anew."""
+    scratch = Scratch()
+    try:
+        named = scratch.database(options="CHARACTER SET latin1 COLLATE latin1_general_cs")
+        for _ in ("made", "made anew"):
+            database = TestDatabase(named)
+            engine = create_engine(database.open(), poolclass=NullPool)
+            with engine.connect() as connection:
+                collation = "SELECT @@character_set_database, @@collation_database"
+                assert connection.exec_driver_sql(collation).one() == ("latin1", "latin1_general_cs")
+            engine.dispose()
+            database.close()
+    finally:
+        scratch.close()
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="PostgreSQL's schemas")
+def test_the_runs_database_has_the_named_databases_schemas_empty_whether_made_or_reused() -> None:
+    """On PostgreSQL the run's database has the named database's schemas (their names; none of what is in them),
+    made or reused and emptied, so models with schema= can be created in it."""
+    scratch = Scratch()
+    try:
+        named = scratch.database()
+        engine = create_engine(named, poolclass=NullPool)
+        with engine.begin() as connection:
+            connection.exec_driver_sql('CREATE SCHEMA sales; CREATE SCHEMA "Odd name"; CREATE TABLE sales.kept (x int)')
+        engine.dispose()
+        for _ in ("made", "reused"):
+            database = TestDatabase(named)
+            engine = create_engine(database.open(), poolclass=NullPool)
+            assert {"sales", "Odd name", "public"} <= set(inspect(engine).get_schema_names())
+            assert inspect(engine).get_table_names(schema="sales") == []
+            with engine.begin() as connection:
+                connection.exec_driver_sql("CREATE TABLE sales.kept (x int)")
+            engine.dispose()
+            database.close()
+    finally:
+        scratch.close()
 
 
 # -- The README's code -------------------------------------------------------------
