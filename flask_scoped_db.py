@@ -17,6 +17,7 @@ import itertools
 import os
 import re
 import sqlite3
+import threading
 import typing as t
 import weakref
 from contextvars import ContextVar
@@ -44,12 +45,15 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import MultipleResultsFound
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.exc import NoSuchModuleError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import scoped_session
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.pool import NullPool
 from sqlalchemy.pool import Pool
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.util import ScopedRegistry
 from werkzeug.exceptions import NotFound
@@ -355,8 +359,9 @@ def _make_engine(app: Flask, defaults: dict[str, t.Any]) -> Engine:
         # Each connection to an in-memory database is a database of its own
         # (or, shared by name, one that goes with its last connection): share
         # one connection between every session and thread, or the tables
-        # created in one context are missing in the next.
-        options.setdefault("poolclass", StaticPool)
+        # created in one context are missing in the next. One connection is
+        # one transaction: _MemoryPool lends it to one context at a time.
+        options.setdefault("poolclass", _MemoryPool)
         options["connect_args"] = {"check_same_thread": False, **options.get("connect_args", {})}
     elif backend == "sqlite" and not url.query.get("uri"):
         assert url.database is not None
@@ -382,6 +387,58 @@ def _is_sqlite_memory(url: URL) -> bool:
         or url.query.get("mode") == "memory"
         or (bool(url.query.get("uri")) and database.startswith("file::memory:"))
     )
+
+
+class _MemoryPool(StaticPool):
+    """The one connection of an in-memory SQLite database, lent to one
+    context at a time so that concurrent requests never share a transaction:
+    a checkout elsewhere waits until it is back, up to ``pool_timeout``.
+
+    Checkouts in the context that holds it (``db.session`` and ``db.engine``
+    in one request, a nested app context, an async view that asgiref runs in
+    another thread on a copy of the context) share its checkout, as
+    SQLAlchemy's SingletonThreadPool shares a thread's: a request never waits
+    for itself, and one checkin gives it back however the checkouts nest.
+    """
+
+    def __init__(self, creator: t.Any, timeout: float = 30, **kw: t.Any) -> None:
+        super().__init__(creator, **kw)
+        self.timeout = timeout
+        self._free = threading.Lock()  # not an RLock: a garbage-collected connection is checked in from any thread
+        # A weak reference to the context's checkout: a _ConnectionFairy, whose _checkout_existing() is private.
+        self._lent: ContextVar[t.Callable[[], t.Any]] = ContextVar("lent", default=lambda: None)
+
+    def connect(self) -> PoolProxiedConnection:
+        lent = self._lent.get()()
+        if lent is not None and lent.is_valid:
+            return lent._checkout_existing()  # type: ignore[no-any-return]  # as SingletonThreadPool.connect does
+        connection = super().connect()
+        self._lent.set(weakref.ref(connection))
+        return connection
+
+    def recreate(self) -> _MemoryPool:
+        pool = t.cast(_MemoryPool, super().recreate())  # StaticPool.recreate() (dispose, forks) drops it
+        pool.timeout = self.timeout
+        return pool
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        # Here, before the connection is handed out, and not in a "checkout"
+        # event: from there every way back (the invalidation that follows an
+        # error, the ROLLBACK of a checkin) would act on the holder's transaction.
+        if not self._free.acquire(timeout=self.timeout):
+            raise PoolTimeoutError(
+                f"Waited {self.timeout}s for the in-memory SQLite database's one connection, which another thread"
+                " holds (a Session or Connection left open?): close what holds it, run `flask run --without-threads`,"
+                " or use a file database. SQLALCHEMY_ENGINE_OPTIONS['pool_timeout'] sets the wait."
+            )
+        try:
+            return super()._do_get()  # connects the first time
+        except BaseException:  # nothing was checked out, so nothing will be checked in
+            self._free.release()
+            raise
+
+    def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
+        self._free.release()
 
 
 def _forget_the_parents_connections() -> None:

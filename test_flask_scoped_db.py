@@ -7,6 +7,7 @@ file); .ci/run runs them on SQLite, PostgreSQL and MariaDB.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import re
@@ -42,6 +43,7 @@ from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import QueryPropertyDescriptor
@@ -325,6 +327,162 @@ def test_sqlite_memory_database_is_shared_by_every_context_and_thread(make_app: 
     thread.start()
     thread.join()
     assert seen == [0]
+
+
+def memory_app(make_app: t.Callable[..., Flask], db: ScopedDB, pool_timeout: float = 10) -> Flask:
+    """An app on its own in-memory database, with a rows table, whatever TEST_DATABASE_URL names."""
+    app = make_app(db, SQLALCHEMY_DATABASE_URI="sqlite://", SQLALCHEMY_ENGINE_OPTIONS={"pool_timeout": pool_timeout})
+    with app.app_context():
+        db.session.execute(text("CREATE TABLE rows (name TEXT)"))
+        db.session.commit()
+    return app
+
+
+def run_in_threads(*targets: t.Callable[[], object]) -> list[BaseException]:
+    """Run each target in a thread of its own, all at once; return what they raised."""
+    errors: list[BaseException] = []
+
+    def run(target: t.Callable[[], object]) -> None:
+        try:
+            target()
+        except BaseException as error:  # noqa: BLE001 (reported by the test)
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(target,)) for target in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads)
+    return errors
+
+
+@contextlib.contextmanager
+def held_by_another_thread(app: Flask, db: ScopedDB) -> t.Iterator[None]:
+    """For the block, another thread's context holds ``app``'s connection: its Session is in a transaction."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with app.app_context():
+            db.session.execute(text("SELECT 1"))
+            held.set()
+            release.wait(timeout=30)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert held.wait(timeout=30)
+        yield
+    finally:
+        release.set()
+        thread.join(timeout=30)
+
+
+def test_sqlite_memory_concurrent_contexts_keep_their_transactions_apart(make_app: t.Callable[..., Flask]) -> None:
+    """On an in-memory database, one thread's commit leaves another's pending row out, whose rollback undoes it."""
+    db = ScopedDB()
+    app = memory_app(make_app, db)
+    first_wrote, second_committed = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with app.app_context():
+            db.session.execute(text("INSERT INTO rows VALUES ('first')"))
+            first_wrote.set()
+            second_committed.wait(timeout=0.5)  # ample for the second's commit, unless it waits for this rollback
+            db.session.rollback()
+
+    def second() -> None:
+        assert first_wrote.wait(timeout=10)
+        with app.app_context():
+            db.session.execute(text("INSERT INTO rows VALUES ('second')"))
+            db.session.commit()
+        second_committed.set()
+
+    assert run_in_threads(first, second) == []
+    with app.app_context():
+        assert db.session.scalars(text("SELECT name FROM rows")).all() == ["second"]
+
+
+def test_sqlite_memory_context_uses_db_session_and_db_engine_together(make_app: t.Callable[..., Flask]) -> None:
+    """On an in-memory database, db.engine in a context whose Session holds the connection shares it, not waits."""
+    db = ScopedDB()
+    app = memory_app(make_app, db, pool_timeout=1)
+    with app.app_context():
+        db.session.execute(text("INSERT INTO rows VALUES ('pending')"))
+        with db.engine.connect() as connection:
+            assert connection.scalar(text("SELECT count(*) FROM rows")) == 1
+
+
+def test_sqlite_memory_nested_app_context_shares_the_outer_ones_connection(make_app: t.Callable[..., Flask]) -> None:
+    """On an in-memory database, a nested app context's Session shares the connection the outer one's holds."""
+    db = ScopedDB()
+    app = memory_app(make_app, db, pool_timeout=1)
+    with app.app_context():
+        db.session.execute(text("INSERT INTO rows VALUES ('pending')"))
+        with app.app_context():
+            assert db.session.scalar(text("SELECT count(*) FROM rows")) == 1
+
+
+def test_sqlite_memory_async_view_shares_its_requests_connection(make_app: t.Callable[..., Flask]) -> None:
+    """On an in-memory database, an async view (another thread) uses db.engine while its request's Session holds it."""
+    db = ScopedDB()
+    app = memory_app(make_app, db, pool_timeout=1)
+
+    @app.before_request
+    def begin() -> None:
+        db.session.execute(text("INSERT INTO rows VALUES ('pending')"))
+
+    @app.get("/")
+    async def view() -> str:
+        with db.engine.connect() as connection:
+            return str(connection.scalar(text("SELECT count(*) FROM rows")))
+
+    assert app.test_client().get("/").text == "1"
+
+
+def test_sqlite_memory_connection_closed_in_another_thread_is_free_again(make_app: t.Callable[..., Flask]) -> None:
+    """An in-memory database's connection taken in one thread and closed in another (as by the garbage
+    collector) can be taken by a third."""
+    db = ScopedDB()
+    app = memory_app(make_app, db, pool_timeout=1)
+    with app.app_context():
+        engine = db.engine
+    taken: list[t.Any] = []
+    assert run_in_threads(lambda: taken.append(engine.connect())) == []
+    taken[0].close()
+    assert run_in_threads(lambda: engine.connect().close()) == []
+
+
+def test_sqlite_memory_keeps_a_poolclass_of_your_own(make_app: t.Callable[..., Flask]) -> None:
+    """An in-memory database's engine keeps the poolclass the app configured, unchanged."""
+    db = ScopedDB()
+    app = make_app(db, SQLALCHEMY_DATABASE_URI="sqlite://", SQLALCHEMY_ENGINE_OPTIONS={"poolclass": StaticPool})
+    with app.app_context():
+        assert type(db.engine.pool) is StaticPool
+
+
+@pytest.mark.parametrize("pool_timeout", [0.1, 0])
+def test_sqlite_memory_timeout_says_what_holds_the_connection(
+    make_app: t.Callable[..., Flask], pool_timeout: float
+) -> None:
+    """Waiting pool_timeout seconds (0: not at all) for an in-memory database that another thread holds raises
+    an error that says so and what to do."""
+    db = ScopedDB()
+    app = memory_app(make_app, db, pool_timeout=pool_timeout)
+    with held_by_another_thread(app, db), app.app_context():
+        message = rf"Waited {pool_timeout}s .* another thread holds .* `flask run --without-threads`, or use a file"
+        with pytest.raises(PoolTimeoutError, match=message):
+            db.session.execute(text("SELECT 1"))
+
+
+def test_sqlite_memory_pool_timeout_outlasts_engine_dispose(make_app: t.Callable[..., Flask]) -> None:
+    """engine.dispose() (as after a fork) keeps an in-memory database's pool_timeout."""
+    db = ScopedDB()
+    app = memory_app(make_app, db, pool_timeout=0.1)
+    with app.app_context():
+        db.engine.dispose()
+    with held_by_another_thread(app, db), app.app_context(), pytest.raises(PoolTimeoutError, match=r"^Waited 0\.1s"):
+        db.session.execute(text("SELECT 1"))
 
 
 def test_relative_sqlite_path_is_in_the_instance_folder(make_app: t.Callable[..., Flask]) -> None:

@@ -17,6 +17,7 @@ import itertools
 import os
 import re
 import sqlite3
+import threading
 import typing as t
 import weakref
 from contextvars import ContextVar
@@ -44,12 +45,15 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import MultipleResultsFound
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.exc import NoSuchModuleError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import scoped_session
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.pool import NullPool
 from sqlalchemy.pool import Pool
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.util import ScopedRegistry
 from werkzeug.exceptions import NotFound
@@ -309,14 +313,25 @@ def _database_url(app: Flask) -> URL:
             "Set app.config['SQLALCHEMY_DATABASE_URI'] (for example 'sqlite:///app.db') before"
             " calling init_app(app); it is missing or None (an unset environment variable?)."
         )
+    return _parsed(url, "app.config['SQLALCHEMY_DATABASE_URI']", RuntimeError)
+
+
+def _parsed(url: t.Any, key: str, error: type[Exception]) -> URL:
+    """``url``, parsed; or ``error``, naming ``key`` and ``url`` masked."""
     try:
         return make_url(url)
     except (ArgumentError, ValueError):
-        shown = re.sub(r"(://[^:/@]*:).*@", r"\1***@", str(url))
-        raise RuntimeError(
-            f"app.config['SQLALCHEMY_DATABASE_URI'] is not a database URL: {shown!r}. Write it as"
+        raise error(
+            f"{key} is not a database URL: {_masked(url)!r}. Write it as"
             " dialect+driver://user:password@host/database, for example 'sqlite:///app.db'."
         ) from None
+
+
+def _masked(url: object) -> str:
+    """``url`` as text for a message: whatever stands before its last ``@``
+    but the scheme and user name (all of it, without ``://``) could be a
+    password, and is shown as ``***``."""
+    return re.sub(r"^(?:([\w+.-]+://[^:/@]*)(:)?)?.*@", lambda m: f"{m[1] or '***'}{m[2] and ':***' or ''}@", str(url))
 
 
 def _make_engine(app: Flask, defaults: dict[str, t.Any]) -> Engine:
@@ -344,8 +359,9 @@ def _make_engine(app: Flask, defaults: dict[str, t.Any]) -> Engine:
         # Each connection to an in-memory database is a database of its own
         # (or, shared by name, one that goes with its last connection): share
         # one connection between every session and thread, or the tables
-        # created in one context are missing in the next.
-        options.setdefault("poolclass", StaticPool)
+        # created in one context are missing in the next. One connection is
+        # one transaction: _MemoryPool lends it to one context at a time.
+        options.setdefault("poolclass", _MemoryPool)
         options["connect_args"] = {"check_same_thread": False, **options.get("connect_args", {})}
     elif backend == "sqlite" and not url.query.get("uri"):
         assert url.database is not None
@@ -371,6 +387,58 @@ def _is_sqlite_memory(url: URL) -> bool:
         or url.query.get("mode") == "memory"
         or (bool(url.query.get("uri")) and database.startswith("file::memory:"))
     )
+
+
+class _MemoryPool(StaticPool):
+    """The one connection of an in-memory SQLite database, lent to one
+    context at a time so that concurrent requests never share a transaction:
+    a checkout elsewhere waits until it is back, up to ``pool_timeout``.
+
+    Checkouts in the context that holds it (``db.session`` and ``db.engine``
+    in one request, a nested app context, an async view that asgiref runs in
+    another thread on a copy of the context) share its checkout, as
+    SQLAlchemy's SingletonThreadPool shares a thread's: a request never waits
+    for itself, and one checkin gives it back however the checkouts nest.
+    """
+
+    def __init__(self, creator: t.Any, timeout: float = 30, **kw: t.Any) -> None:
+        super().__init__(creator, **kw)
+        self.timeout = timeout
+        self._free = threading.Lock()  # not an RLock: a garbage-collected connection is checked in from any thread
+        # A weak reference to the context's checkout: a _ConnectionFairy, whose _checkout_existing() is private.
+        self._lent: ContextVar[t.Callable[[], t.Any]] = ContextVar("lent", default=lambda: None)
+
+    def connect(self) -> PoolProxiedConnection:
+        lent = self._lent.get()()
+        if lent is not None and lent.is_valid:
+            return lent._checkout_existing()  # type: ignore[no-any-return]  # as SingletonThreadPool.connect does
+        connection = super().connect()
+        self._lent.set(weakref.ref(connection))
+        return connection
+
+    def recreate(self) -> _MemoryPool:
+        pool = t.cast(_MemoryPool, super().recreate())  # StaticPool.recreate() (dispose, forks) drops it
+        pool.timeout = self.timeout
+        return pool
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        # Here, before the connection is handed out, and not in a "checkout"
+        # event: from there every way back (the invalidation that follows an
+        # error, the ROLLBACK of a checkin) would act on the holder's transaction.
+        if not self._free.acquire(timeout=self.timeout):
+            raise PoolTimeoutError(
+                f"Waited {self.timeout}s for the in-memory SQLite database's one connection, which another thread"
+                " holds (a Session or Connection left open?): close what holds it, run `flask run --without-threads`,"
+                " or use a file database. SQLALCHEMY_ENGINE_OPTIONS['pool_timeout'] sets the wait."
+            )
+        try:
+            return super()._do_get()  # connects the first time
+        except BaseException:  # nothing was checked out, so nothing will be checked in
+            self._free.release()
+            raise
+
+    def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
+        self._free.release()
 
 
 def _forget_the_parents_connections() -> None:
@@ -520,7 +588,8 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         reset before the block (README, "Testing").
 
         :param restart_ids: Start every autoincrement id where it would start
-            in empty tables (PostgreSQL and MariaDB keep counting otherwise).
+            in tables holding only the rows committed for the run, 1 in an
+            empty one (PostgreSQL and MariaDB keep counting otherwise).
         :raises TestFailure: after the block (chained to the block's own
             exception, if it raised one), naming each thing the code under
             test did that escaped the transaction or was left behind: it ended
@@ -633,7 +702,9 @@ _DROPPED = "The database server dropped the test's connection during the test; t
 _BLOCKED = (
     "This test used the app's database outside the fixture pair (outside TestConnection.transaction()), where"
     " what it writes would stay for good: name db_session (or client) in the test, or put its whole module"
-    ' inside the pair with pytestmark = pytest.mark.usefixtures("db_session").'
+    ' inside the pair with pytestmark = pytest.mark.usefixtures("db_session"). Rows for the whole run: write them'
+    " in a session-scoped fixture through the connection fixture, with a Session(bind=connection.connection)"
+    " that commits; they stay for the run, and go with its tables (README, 'Testing', 'Rows for the whole run')."
 )
 
 
@@ -724,10 +795,21 @@ def _reconnect(connection: Connection, pool: _TestPool) -> None:
 def _reset_postgresql_session(connection: Connection, restart_ids: bool) -> None:
     """Release advisory locks and drop prepared statements, in one statement
     inside the test's transaction; with ``restart_ids``, set every sequence
-    that moved back to its start value too (``setval`` is not transactional)."""
-    restart = "; SELECT setval(quote_ident(schemaname) || '.' || quote_ident(sequencename), start_value, false)"
-    restart += " FROM pg_sequences WHERE last_value IS NOT NULL"
-    connection.exec_driver_sql(f"DEALLOCATE ALL; SELECT pg_advisory_unlock_all(){restart if restart_ids else ''}")
+    that moved to go on after its column's rows, or back to its start value
+    (``setval`` is not transactional)."""
+    connection.exec_driver_sql("DEALLOCATE ALL; SELECT pg_advisory_unlock_all()" + (_RESTART if restart_ids else ""))
+
+
+# Each sequence that moved, set to go on after the largest value in the column that owns it (a serial or
+# identity column), or back to its start value where that column is empty or there is none. No percent signs.
+_RESTART = (
+    "; DO $$DECLARE r record; m bigint; BEGIN FOR r IN SELECT s, start_value, attrelid::regclass AS t, attname FROM"
+    " (SELECT (quote_ident(schemaname) || '.' || quote_ident(sequencename))::regclass AS s, start_value FROM"
+    " pg_sequences WHERE last_value IS NOT NULL) moved LEFT JOIN pg_depend ON objid = s AND classid = 'pg_class'::regclass"
+    " AND deptype IN ('a', 'i') LEFT JOIN pg_attribute ON attrelid = refobjid AND attnum = refobjsubid LOOP EXECUTE"
+    " coalesce('SELECT max(' || quote_ident(r.attname) || ') FROM ' || r.t, 'SELECT NULL') INTO m;"
+    " PERFORM setval(r.s, coalesce(m, r.start_value), m IS NOT NULL); END LOOP; END$$"
+)
 
 
 # How many SET, CREATE TABLE (temporary ones included), USE, PREPARE, HANDLER
@@ -1114,15 +1196,18 @@ class TestDatabase:
     skipped. SQLite in-memory URLs are used as they are.
 
     :param url: The database URL the tests are configured with.
-    :raises TestSetupError: an unsupported backend, a driver that is not
-        installed, a server that cannot be reached or refuses the user, a
-        database that does not exist; the message says what to do.
+    :raises TestSetupError: a URL that does not parse, an unsupported
+        backend, a driver that is not installed, a server URL without a
+        database name, an SQLite file in a folder that does not exist, a
+        server that cannot be reached or refuses the user, a database that
+        does not exist; from :meth:`open`, a user who may not make the run's
+        database. The message says what to do.
     """
 
     __test__ = False
 
     def __init__(self, url: str | URL) -> None:
-        self.named = make_url(url)
+        self.named = _parsed(url, "The test database URL", TestSetupError)
         self.backend = self.named.get_backend_name()
         if self.backend not in ("sqlite", "postgresql", "mysql", "mariadb"):
             raise TestSetupError(
@@ -1139,6 +1224,19 @@ class TestDatabase:
         self.url = self.named
         """The URL of the run's database, once :meth:`open` has chosen it."""
         self.memory = self.backend == "sqlite" and _is_sqlite_memory(self.named)
+        name = self.named.database or ""
+        if self.backend == "sqlite" and not self.memory and not (folder := Path(name).resolve().parent).is_dir():
+            raise TestSetupError(
+                f"The test database URL names an SQLite file in {folder}, a folder that does not exist: create it,"
+                " or name a file in a folder that exists."
+            )
+        if self.backend != "sqlite" and not name:
+            raise TestSetupError(
+                f"The test database URL {_masked(self.named)!r} names no database: add the name of one that exists"
+                " (.../test): the tests make their own beside it."
+            )
+        # Cut so that <stem>_run99 fits PostgreSQL's 63 bytes (and MariaDB's 64 characters): slots stay distinct.
+        self._stem = (Path(name).stem if self.backend == "sqlite" else name).encode()[:57].decode(errors="ignore")
         # The connection that holds the slot's lock (a file on SQLite); on a
         # server, made now: a wrong URL or user, a missing database are said
         # before any test, and the connection serves open().
@@ -1153,21 +1251,18 @@ class TestDatabase:
         if self.memory:
             return self.url
         for slot in range(100):
-            name = f"{self._stem()}_run{slot}"
+            name = f"{self._stem}_run{slot}"
             if self._take(name):
                 if self._empty_sqlite_file() if self.backend == "sqlite" else self._reuse(name, fresh):
                     return self.url
                 self.close()
-        raise TestSetupError(f"100 live runs, or databases not made by one, hold {self._stem()}_run0 to _run99.")
+        raise TestSetupError(f"100 live runs, or databases not made by one, hold {self._stem}_run0 to _run99.")
 
     def close(self) -> None:
         """Release the slot. Its database stays, for the next run to reuse."""
         if self._lock is not None:
             self._lock.close()
             self._lock = None
-
-    def _stem(self) -> str:
-        return Path(self.named.database or "").stem if self.backend == "sqlite" else self.named.database or ""
 
     def _take(self, name: str) -> bool:
         """Lock the slot ``name`` if it is free."""
@@ -1195,27 +1290,38 @@ class TestDatabase:
 
     def _reuse(self, name: str, fresh: bool) -> bool:
         """Create the slot's database, or empty the one an earlier run left (on
-        MariaDB, make it anew); False if a database of that name is not ours."""
+        MariaDB, make it anew); False if a database of that name is not ours.
+        It takes the named database's character set and collation (MariaDB),
+        or the names of its schemas, empty (PostgreSQL)."""
         server: Connection = self._lock
-        quoted = server.dialect.identifier_preparer.quote(name)
+        quote = server.dialect.identifier_preparer.quote
         if self.backend == "postgresql":
             mark = "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %(name)s"
-            create = [f"CREATE DATABASE {quoted}", f"COMMENT ON DATABASE {quoted} IS '{_MARK}'"]
-            drop = f"DROP DATABASE {quoted} WITH (FORCE)"
+            create = [f"CREATE DATABASE {quote(name)}", f"COMMENT ON DATABASE {quote(name)} IS '{_MARK}'"]
+            drop = f"DROP DATABASE {quote(name)} WITH (FORCE)"
         else:
             mark = "SELECT schema_comment FROM information_schema.schemata WHERE schema_name = %(name)s"
-            create = [f"CREATE DATABASE {quoted} COMMENT '{_MARK}'"]
-            drop = f"DROP DATABASE {quoted}"
+            charset, collation = server.exec_driver_sql("SELECT @@character_set_database, @@collation_database").one()
+            create = [f"CREATE DATABASE {quote(name)} CHARACTER SET {charset} COLLATE {collation} COMMENT '{_MARK}'"]
+            drop = f"DROP DATABASE {quote(name)}"
         found = server.exec_driver_sql(mark, {"name": name}).first()
         if found is not None and found[0] != _MARK:
             return False
-        if found is not None and self.backend == "postgresql" and not fresh:
-            # Emptied in place: much faster than a new database on PostgreSQL.
-            with create_engine(self.url, poolclass=NullPool).begin() as connection:
-                connection.exec_driver_sql(_EMPTY_POSTGRESQL)
-            return True
-        for statement in [drop, *create] if found is not None else create:
-            server.exec_driver_sql(statement)
+        try:
+            if found is None or fresh or self.backend != "postgresql":  # PostgreSQL empties one much faster
+                for statement in [drop, *create] if found is not None else create:
+                    server.exec_driver_sql(statement)
+            if self.backend == "postgresql":
+                schemas = "".join(f"; CREATE SCHEMA {quote(s)}" for s in server.exec_driver_sql(_SCHEMAS).scalars())
+                with create_engine(self.url, poolclass=NullPool).begin() as connection:
+                    connection.exec_driver_sql(_EMPTY_POSTGRESQL + schemas)
+        except DBAPIError as error:
+            user = self.named.username
+            raise TestSetupError(
+                f"The user {user!r} may not make the run's database {name} ({error.orig}): grant it the right to create"
+                f" databases (PostgreSQL: ALTER ROLE {user} CREATEDB; MariaDB: GRANT ALL ON `{self._stem}_run%`.* TO"
+                f" {user}), or point the test database URL at a user that has it."
+            ) from None
         return True
 
     def _empty_sqlite_file(self) -> bool:
@@ -1245,18 +1351,19 @@ class TestDatabase:
 
 
 _MARK = "made by flask_scoped_db for test runs"
-# Every schema but the system's, dropped (what the models' DDL events made too), and public made again.
-_EMPTY_POSTGRESQL = (  # no percent sign: the drivers would read it as a placeholder
-    "DO $$DECLARE s text; BEGIN FOR s IN SELECT nspname FROM pg_namespace WHERE nspname <> 'information_schema'"
-    " AND left(nspname, 3) <> 'pg_' LOOP EXECUTE 'DROP SCHEMA ' || quote_ident(s) || ' CASCADE'; END LOOP; END$$;"
-    " CREATE SCHEMA public"
+# Every schema but the system's: the run's database has the named one's (by name), dropped (with what the
+# models' DDL events made) and made again for each run. No percent signs: the drivers read them as placeholders.
+_SCHEMAS = "SELECT nspname FROM pg_namespace WHERE nspname <> 'information_schema' AND left(nspname, 3) <> 'pg_'"
+_EMPTY_POSTGRESQL = (
+    f"DO $$DECLARE s text; BEGIN FOR s IN {_SCHEMAS} LOOP EXECUTE 'DROP SCHEMA ' || quote_ident(s) || ' CASCADE';"
+    " END LOOP; END$$"
 )
 _SQLITE_MARK = 0x46534442  # "FSDB"
 
 
 def _setup_error(named: URL, error: DBAPIError) -> str:
     """What went wrong connecting to ``named``, and what to do about it."""
-    server = named._replace(database=None).render_as_string()  # set() keeps what is None
+    server = _masked(named._replace(database=None))  # set() keeps what is None
     message = str(error.orig)
     number = (getattr(error.orig, "args", None) or [None])[0]  # the MariaDB drivers' error number
     if number == 1049 or re.search(r'database ".*" does not exist', message):
