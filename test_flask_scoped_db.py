@@ -1276,9 +1276,10 @@ def test_a_forked_childs_session_refuses_to_join_the_tests_transaction(
     assert count_items(session) == 0
 
 
-def test_get_bind_url_reads_in_a_test(session: scoped_session[Session], db: ScopedDB) -> None:
-    """db.session.get_bind().url, which production code reads off the engine, reads in a test too."""
+def test_get_bind_url_and_engine_read_in_a_test(session: scoped_session[Session], db: ScopedDB) -> None:
+    """db.session.get_bind().url and .engine, which production code reads off the engine, read in a test too."""
     assert session.get_bind().url == db.engine.url  # type: ignore[union-attr]
+    assert session.get_bind().engine is db.engine
 
 
 def test_the_engines_pool_counts_its_checked_out_connections(session: scoped_session[Session], db: ScopedDB) -> None:
