@@ -59,8 +59,8 @@ class TodoTests(unittest.TestCase):
 
     restart_ids: t.ClassVar[bool] = False
     """Set it to True in a class whose tests compare ids: each test's
-    autoincrement ids then start where they would in empty tables, on
-    PostgreSQL and MariaDB too."""
+    autoincrement ids then start right after the rows their tables held
+    before the test (at 1 in an empty table), on PostgreSQL and MariaDB too."""
 
     app: t.ClassVar[Flask]
     connection: t.ClassVar[TestConnection]

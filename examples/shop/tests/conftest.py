@@ -103,8 +103,9 @@ def assert_num_queries(
 @pytest.fixture
 def restart_ids() -> None:
     """Function scope, opt-in: name it in a test (or ``usefixtures`` it for a
-    module or the suite) and every autoincrement id starts where it would in
-    empty tables, on PostgreSQL and MariaDB too. ``db_session`` reads it."""
+    module or the suite) and every autoincrement id starts right after the
+    rows its table held before the test (at 1 in an empty table), on
+    PostgreSQL and MariaDB too. ``db_session`` reads it."""
 
 
 @pytest.fixture(autouse=True)
