@@ -527,6 +527,7 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         self._tables = set(inspect(self.engine).get_table_names())
         self.connection: Connection = self.engine.connect()
         """The :class:`~sqlalchemy.Connection` every test's transaction runs on."""
+        _transactional(self.connection)
         # db.session.get_bind() is this Connection in a test, the engine in production: .url reads on both.
         self.connection.url = self.engine.url  # type: ignore[attr-defined]
         self._pool = _TestPool(self.connection)
@@ -570,7 +571,7 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
 
     def _set_isolation_level(self, dbapi_connection: t.Any, level: str) -> None:
         if isinstance(dbapi_connection, _Savepoint):  # never the driver's: it would end the test's transaction
-            dbapi_connection.autocommit = level == "AUTOCOMMIT"
+            dbapi_connection._autocommit = level == "AUTOCOMMIT"
         else:
             type(self.engine.dialect).set_isolation_level(self.engine.dialect, dbapi_connection, level)  # type: ignore[arg-type]
 
@@ -649,6 +650,8 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
                     raise
             if connection.invalidated:
                 problems.append(_DROPPED)
+            elif _autocommits(connection):  # psycopg2's set_isolation_level(0) on a raw connection, say
+                problems.append(_ENDED.format("the driver's connection was put in autocommit mode"))
             if any(problem.startswith(_ENDED[:40]) for problem in problems):
                 # What was written before the COMMIT is in the database for good; on a
                 # server, what the test's session kept (SETs, temporary tables, LOCK
@@ -788,8 +791,25 @@ def _reconnect(connection: Connection, pool: _TestPool) -> None:
         connection.connection  # noqa: B018 (reconnects)
     finally:
         connection.engine.pool = pool
+    _transactional(connection)
     if connection.dialect.name == "mysql":
         _reset_mariadb_session(connection)  # notes the new connection's state
+
+
+def _autocommits(connection: Connection) -> bool:
+    """Whether a server's driver connection is in its own autocommit mode."""
+    dbapi_connection: t.Any = connection.connection.dbapi_connection
+    get = getattr(dbapi_connection, "get_autocommit", None)  # PyMySQL's and mysqlclient's; psycopg's is an attribute
+    return connection.dialect.name != "sqlite" and bool(get() if get else dbapi_connection.autocommit is True)
+
+
+def _transactional(connection: Connection) -> None:
+    """Take the test's connection out of its driver's autocommit mode, where an
+    engine made with ``isolation_level="AUTOCOMMIT"`` puts every new one."""
+    if _autocommits(connection):
+        dbapi_connection: t.Any = connection.connection.dbapi_connection
+        level: t.Any = connection.default_isolation_level  # read at the first connect: the database's own
+        connection.dialect.set_isolation_level(dbapi_connection, level)
 
 
 def _reset_postgresql_session(connection: Connection, restart_ids: bool) -> None:
@@ -873,12 +893,14 @@ class _TestPool(NullPool):
         # The savepoints open on the test's connection, oldest first, each with the
         # _Savepoint whose connection made it (None: the test's own Connection).
         self.savepoints: list[tuple[str, _Savepoint | None]] = []
+        self.holding: set[str] = set()  # of those, the ones another party's released work merged into
         self.statements: list[str] | None = None  # what assert_num_queries records
 
     def join(self, connection: Connection) -> None:
         """Hand out the test's ``connection`` until :meth:`block`."""
         self._dbapi_connection = connection.connection.dbapi_connection
         self.savepoints.clear()
+        self.holding.clear()
 
     def block(self) -> list[str]:
         """Refuse connections from now on; return what went wrong with the
@@ -915,6 +937,7 @@ class _TestPool(NullPool):
         ):
             self.statements.append(statement)
         if isinstance(owner := connection.connection.dbapi_connection, _Savepoint):
+            owner.raw_cursors.discard(id(cursor))
             owner.wrote |= statement.lstrip()[:6].upper() != "SELECT"
         else:
             owner = None
@@ -931,8 +954,17 @@ class _TestPool(NullPool):
         names = [entry[0] for entry in self.savepoints]
         if verb.upper() == "SAVEPOINT":
             self.savepoints.append((name, owner))
-        elif name in names:  # releasing a savepoint, or rolling back to it, ends every later one
-            del self.savepoints[names.index(name) + verb.upper().startswith("ROLLBACK") :]
+        elif name in names and verb.upper().startswith("ROLLBACK"):  # ends every later savepoint
+            del self.savepoints[names.index(name) + 1 :]
+            self.holding.discard(name)
+        elif name in names:  # it and every later savepoint merge into the one below: note whose work that is
+            at = names.index(name)
+            if at and any(
+                other is not self.savepoints[at - 1][1] or n in self.holding for n, other in self.savepoints[at:]
+            ):
+                self.holding.add(names[at - 1])
+            del self.savepoints[at:]
+        self.holding.intersection_update(entry[0] for entry in self.savepoints)
 
     def _connect(self) -> _Savepoint:
         if self._dbapi_connection is None:
@@ -953,16 +985,18 @@ _SAVEPOINT = re.compile(r"(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT) +(
 class _Savepoint(contextlib.AbstractContextManager["_Savepoint"]):
     """A DBAPI connection that ``_TestPool`` hands out during a test: the test's
     own, where a transaction is a savepoint, begun by its first statement and
-    ended by ``commit()`` or ``rollback()``; with ``autocommit`` (an
-    ``isolation_level="AUTOCOMMIT"`` connection) each statement is one. Once
+    ended by ``commit()`` or ``rollback()``; on an
+    ``isolation_level="AUTOCOMMIT"`` connection each statement is one. Once
     closed, or forgotten after its test, it sends nothing more."""
 
     def __init__(self, dbapi_connection: t.Any, pool: _TestPool) -> None:
         self._dbapi_connection = dbapi_connection
         self._pool: _TestPool | None = pool
         self._name: str | None = None
-        self.autocommit = False
-        self.wrote = False  # since its savepoint began: a statement other than SELECT
+        self._autocommit = False
+        # Since its savepoint began: a statement other than SELECT, or a cursor of code that is not SQLAlchemy's.
+        self.wrote = False
+        self.raw_cursors: set[int] = set()
 
     def __getattr__(self, name: str) -> t.Any:
         return getattr(self._dbapi_connection, name)
@@ -972,25 +1006,33 @@ class _Savepoint(contextlib.AbstractContextManager["_Savepoint"]):
         self.rollback() if error_type else self.commit()
 
     def cursor(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
-        if self._name is None and not self.autocommit:
+        if self._name is None and not self._autocommit:
             self._begin()
         cursor = self._dbapi_connection.cursor(*args, **kwargs)
         pool, sqlite = self._pool, isinstance(self._dbapi_connection, sqlite3.Connection)
-        if self.autocommit or (pool and pool.statements is not None) or (sqlite and self.isolation_level is None):
-            return _Cursor(cursor, self)
+        if self._autocommit or (pool and pool.statements is not None) or (sqlite and self.isolation_level is None):
+            cursor = _Cursor(cursor, self)
+        self.raw_cursors.add(id(cursor))  # until SQLAlchemy's event claims it
         return cursor
 
     def execute(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
         """sqlite3's and psycopg's shortcut, on a cursor of ours."""
         return self.cursor().execute(*args, **kwargs)
 
+    def transaction(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        """psycopg's own transaction block, inside this connection's savepoint
+        (begun first, so that psycopg's nests in it)."""
+        if self._name is None and not self._autocommit:
+            self._begin()
+        return self._dbapi_connection.transaction(*args, **kwargs)
+
     def commit(self) -> None:
-        if not self.autocommit:
-            self._end("RELEASE SAVEPOINT")
+        if not self._autocommit:
+            self._end(rollback=False)
 
     def rollback(self) -> None:
-        if not self.autocommit:
-            self._end("ROLLBACK TO SAVEPOINT")
+        if not self._autocommit:
+            self._end(rollback=True)
 
     def close(self) -> None:
         if (pool := self._pool) is not None:
@@ -1000,7 +1042,7 @@ class _Savepoint(contextlib.AbstractContextManager["_Savepoint"]):
     def forget(self) -> None:
         """Roll back what it left open, then send nothing more: the connection,
         or its test, is over."""
-        self.autocommit = False
+        self._autocommit = False
         with contextlib.suppress(Exception):  # _end noted it
             self.rollback()
         self._pool = None
@@ -1008,27 +1050,30 @@ class _Savepoint(contextlib.AbstractContextManager["_Savepoint"]):
     def _begin(self) -> None:
         if self._pool is not None:
             self._name = f"test_engine_{next(self._pool._names)}"
-            self.wrote = False
             self._send("SAVEPOINT", self._name)
 
-    def _end(self, verb: str) -> None:
-        name, self._name, pool = self._name, None, self._pool
+    def _end(self, *, rollback: bool) -> None:
+        name, self._name, pool, wrote = self._name, None, self._pool, self.wrote or bool(self.raw_cursors)
+        self.wrote = False
+        self.raw_cursors.clear()
         if name is None or pool is None:
             return
+        undo = rollback and wrote  # a rollback that read only is a commit: it keeps what others released here
         names = [entry[0] for entry in pool.savepoints]
-        others = name not in names or any(owner is not self for _, owner in pool.savepoints[names.index(name) + 1 :])
-        if not others:
+        alone = name in names and all(owner is self for _, owner in pool.savepoints[names.index(name) + 1 :])
+        if undo and (not alone or name in pool.holding):
+            # Released with an older savepoint (a Session committed), or under a later one still
+            # open, or holding what another released into it: rolling back would undo their work.
+            pool._problems.append(_OVERLAPPED)
+            undo = False
+        if alone:
             try:
-                self._send(verb, name)
-                if verb.startswith("ROLLBACK"):
-                    self._send("RELEASE SAVEPOINT", name)
+                if undo:
+                    self._send("ROLLBACK TO SAVEPOINT", name)
+                self._send("RELEASE SAVEPOINT", name)
             except Exception as error:  # noted here: the pool's reset would only log it
                 pool._problems.append(_ENDED.format(error))
                 raise
-        elif verb.startswith("ROLLBACK") and self.wrote:
-            # Its savepoint was released with an older one (a Session committed), or
-            # rolling back to it would undo a Session's savepoint begun after it.
-            pool._problems.append(_OVERLAPPED)
 
     def _send(self, verb: str, name: str) -> None:
         with contextlib.closing(self._dbapi_connection.cursor()) as cursor:
@@ -1068,17 +1113,18 @@ class _Cursor(contextlib.AbstractContextManager["_Cursor"]):
             pool.statements.append(statement)
         if statement.strip().upper() == "BEGIN" and isinstance(self._cursor, sqlite3.Cursor):
             return self
-        if not savepoint.autocommit:
+        if not savepoint._autocommit:
             return method(statement, *args, **kwargs)
         savepoint._begin()
         try:
             result = method(statement, *args, **kwargs)
         except Exception as error:
-            savepoint._end("ROLLBACK TO SAVEPOINT")
+            savepoint.wrote = True  # a failed statement is undone (on PostgreSQL it aborted the transaction)
+            savepoint._end(rollback=True)
             if re.search(r"(inside|within) a transaction", str(error)):  # VACUUM, CREATE INDEX CONCURRENTLY
                 raise RuntimeError(_NO_TRANSACTION.format(error)) from error
             raise
-        savepoint._end("RELEASE SAVEPOINT")
+        savepoint._end(rollback=False)
         return result
 
 

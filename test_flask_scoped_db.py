@@ -1198,6 +1198,35 @@ def test_an_engine_commit_leaves_a_session_begun_after_it_open(
     assert item_names(session) == ["engine", "session"]
 
 
+def test_a_read_only_engine_connection_keeps_a_commit_made_while_it_was_open(
+    session: scoped_session[Session], app: Flask, db: ScopedDB
+) -> None:
+    """A db.engine connection that only read, closed after a Session begun after it committed, keeps that commit."""
+    with db.engine.connect() as engine_connection, app.app_context():
+        engine_connection.execute(select(1))
+        db.session.add(Item(name=CANARY))
+        db.session.commit()
+    assert item_names(session) == [CANARY]
+
+
+def test_an_engine_rollback_that_would_undo_another_connections_commit_fails_the_test(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """A db.engine rollback whose savepoint holds what a connection begun after it committed fails the test."""
+    app = make_app(notes_db)
+    with (
+        notes_db.test_connection(app) as test_connection,
+        pytest.raises(TestFailure, match="overlapped"),
+        test_connection.transaction(),
+        notes_db.engine.connect() as first,
+        notes_db.engine.connect() as second,
+    ):
+        first.execute(insert(Note).values(text="first"))
+        second.execute(insert(Note).values(text="second"))
+        second.commit()
+        first.rollback()
+
+
 def test_a_view_that_commits_inside_engine_begin_keeps_both_writes(
     session: scoped_session[Session], client: FlaskClient
 ) -> None:
@@ -1358,6 +1387,62 @@ def test_a_driver_connections_execute_runs_in_the_connections_savepoint(
     finally:
         raw.close()
     assert item_names(session) == []
+
+
+@pytest.mark.skipif(DRIVER != "psycopg", reason="psycopg's own transaction blocks")
+def test_a_psycopg_transaction_block_on_a_raw_connection_nests_in_its_savepoint(
+    session: scoped_session[Session], db: ScopedDB
+) -> None:
+    """psycopg's `with connection.transaction():` on a raw connection of db.engine commits inside the test."""
+    raw = db.engine.raw_connection()
+    try:
+        with raw.driver_connection.transaction():  # type: ignore[union-attr]
+            raw.driver_connection.execute(f"INSERT INTO item (name) VALUES ('{CANARY}')")  # type: ignore[union-attr]
+        raw.commit()
+    finally:
+        raw.close()
+    assert item_names(session) == [CANARY]
+
+
+def put_in_autocommit(driver_connection: t.Any) -> None:
+    """Turn the driver's own autocommit on, as code that goes around SQLAlchemy does."""
+    if DRIVER == "psycopg2":
+        driver_connection.set_isolation_level(0)
+    else:
+        driver_connection.autocommit(True)
+
+
+@pytest.mark.skipif(DRIVER not in ("psycopg2", "pymysql", "mysqldb"), reason="autocommit() or set_isolation_level()")
+def test_a_test_that_turns_the_drivers_autocommit_on_fails_and_the_next_starts_clean(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """Turning the driver's autocommit on, on a raw connection, fails the test, and the next test has a transaction."""
+    app = make_app(notes_db)
+    with notes_db.test_connection(app) as test_connection:
+        with pytest.raises(TestFailure, match="autocommit mode"), test_connection.transaction():
+            raw = notes_db.engine.raw_connection()
+            try:
+                put_in_autocommit(raw.driver_connection)
+            finally:
+                raw.close()
+        with test_connection.transaction() as session:
+            session.add(Note(text="rolled back"))
+            session.commit()
+        with test_connection.transaction() as session:
+            assert session.scalars(select(Note.text)).all() == []
+
+
+def test_an_app_whose_engine_autocommits_gets_a_test_transaction_all_the_same(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """An app made with isolation_level="AUTOCOMMIT" commits inside each test, and nothing of it stays."""
+    app = make_app(notes_db, SQLALCHEMY_ENGINE_OPTIONS={"isolation_level": "AUTOCOMMIT"})
+    with notes_db.test_connection(app) as test_connection:
+        with test_connection.transaction() as session:
+            session.add(Note(text="rolled back"))
+            session.commit()
+        with test_connection.transaction() as session:
+            assert session.scalars(select(Note.text)).all() == []
 
 
 def test_a_session_with_its_own_isolation_level_works_in_a_test(
