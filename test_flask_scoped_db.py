@@ -2052,6 +2052,37 @@ def test_a_test_that_forgets_the_pair_fails_and_writes_nothing(tmp_path: Path, p
     assert re.search(r"^PASSED test_inner\.py::test_finds_no_row", report, re.MULTILINE), report
 
 
+LIVE_SERVER_TESTS = """
+import urllib.error
+import urllib.request
+
+import pytest
+from sqlalchemy import func, select
+
+from conftest import Item
+
+
+def test_a_live_server_request_that_writes_fails(live_server, db_session):
+    request = urllib.request.Request(live_server.url("/items/written"), method="POST")
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(request, timeout=30)
+    error.value.close()
+    assert error.value.code == 500
+
+
+def test_finds_no_row(db_session):
+    assert db_session.scalar(select(func.count()).select_from(Item)) == 0
+"""
+
+
+@pytest.mark.whole_runs
+def test_a_live_server_forked_before_the_tests_transaction_writes_nothing(tmp_path: Path) -> None:
+    """pytest-flask's live_server, named before db_session, is forked once the engine is taken over: its request
+    that writes fails, and leaves no row."""
+    report = run_pytest(tmp_path, CONFTEST, LIVE_SERVER_TESTS, "-p", "no:xdist")
+    assert "2 passed" in report and summary(report) == {}, report
+
+
 OPTED_IN_TESTS = """
 from sqlalchemy import func, select
 

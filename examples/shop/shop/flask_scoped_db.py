@@ -967,10 +967,10 @@ class _TestPool(NullPool):
         self.holding.intersection_update(entry[0] for entry in self.savepoints)
 
     def _connect(self) -> _Savepoint:
-        if self._dbapi_connection is None:
-            raise RuntimeError(_BLOCKED)
         if os.getpid() != self._pid:
             raise RuntimeError("A forked child cannot join the test's transaction: its connection is the parent's.")
+        if self._dbapi_connection is None:
+            raise RuntimeError(_BLOCKED)
         savepoint = _Savepoint(self._dbapi_connection, self)
         self._open.append(savepoint)
         return savepoint

@@ -120,6 +120,16 @@ def _block_the_database_outside_the_pair(request: pytest.FixtureRequest) -> None
         request.getfixturevalue("connection")  # it installs the refusing pool
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[t.Any], request: pytest.FixtureRequest) -> None:
+    """Before any fixture that takes ``app`` (but ``db`` and ``connection``),
+    ``connection``: a server that a fixture forks from the app, such as
+    pytest-flask's ``live_server``, then finds its database refusing too,
+    with a message that says so, and writes nothing for good."""
+    if "app" in fixturedef.argnames and fixturedef.argname not in ("db", "connection"):
+        request.getfixturevalue("connection")
+
+
 # -- The run's own database. -------------------------------------------------
 
 
