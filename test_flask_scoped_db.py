@@ -7,7 +7,9 @@ file); .ci/run runs them on SQLite, PostgreSQL and MariaDB.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import contextvars
 import gc
 import os
 import re
@@ -438,6 +440,21 @@ def test_sqlite_memory_async_view_shares_its_requests_connection(make_app: t.Cal
             return str(connection.scalar(text("SELECT count(*) FROM rows")))
 
     assert app.test_client().get("/").text == "1"
+
+
+def test_sqlite_memory_work_run_in_the_contexts_copy_shares_its_connection(make_app: t.Callable[..., Flask]) -> None:
+    """On an in-memory database, work that a context holding the connection hands to a thread pool in a copy of
+    itself (contextvars.copy_context().run) shares the connection, not waits for it."""
+    db = ScopedDB()
+    app = memory_app(make_app, db, pool_timeout=1)
+
+    def count() -> int:
+        with db.engine.connect() as connection:
+            return int(connection.scalar(text("SELECT count(*) FROM rows")) or 0)
+
+    with app.app_context(), concurrent.futures.ThreadPoolExecutor(1) as executor:
+        db.session.execute(text("INSERT INTO rows VALUES ('pending')"))
+        assert executor.submit(contextvars.copy_context().run, count).result(timeout=30) == 1
 
 
 def test_sqlite_memory_connection_closed_in_another_thread_is_free_again(make_app: t.Callable[..., Flask]) -> None:
