@@ -168,11 +168,11 @@ def _block_the_database_outside_the_pair(request: pytest.FixtureRequest) -> None
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_fixture_setup(fixturedef: pytest.FixtureDef[t.Any], request: pytest.FixtureRequest) -> None:
-    """Before any fixture that takes ``app`` (but ``db`` and ``connection``),
-    ``connection``: a server that a fixture forks from the app, such as
-    pytest-flask's ``live_server``, then finds its database refusing too,
-    with a message that says so, and writes nothing for good."""
-    if "app" in fixturedef.argnames and fixturedef.argname not in ("db", "connection"):
+    """Before pytest-flask's ``live_server``, which forks a server from the
+    app, ``connection``: the server then finds the database refusing too,
+    with a message that says so, and writes nothing for good. A fixture of
+    your own that forks from the app should take ``connection`` first."""
+    if fixturedef.argname == "live_server":
         request.getfixturevalue("connection")
 
 

@@ -45,6 +45,7 @@ from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Mapped
@@ -468,6 +469,27 @@ def test_sqlite_memory_connection_closed_in_another_thread_is_free_again(make_ap
     assert run_in_threads(lambda: taken.append(engine.connect())) == []
     taken[0].close()
     assert run_in_threads(lambda: engine.connect().close()) == []
+
+
+def test_sqlite_memory_connection_is_free_after_a_connect_that_failed(make_app: t.Callable[..., Flask]) -> None:
+    """When making an in-memory database's one connection fails, the next checkout connects, without waiting."""
+    db = ScopedDB()
+    attempts: list[int] = []
+
+    def connect() -> sqlite3.Connection:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise sqlite3.OperationalError("the first connect fails")
+        return sqlite3.connect(":memory:", check_same_thread=False)
+
+    app = make_app(
+        db, SQLALCHEMY_DATABASE_URI="sqlite://", SQLALCHEMY_ENGINE_OPTIONS={"creator": connect, "pool_timeout": 1}
+    )
+    with app.app_context():
+        with pytest.raises(Exception, match="the first connect fails"):
+            db.engine.connect()
+        with db.engine.connect() as connection:
+            assert connection.scalar(select(1)) == 1
 
 
 def test_sqlite_memory_keeps_a_poolclass_of_your_own(make_app: t.Callable[..., Flask]) -> None:
@@ -1460,6 +1482,94 @@ def test_an_app_whose_engine_autocommits_gets_a_test_transaction_all_the_same(
             session.commit()
         with test_connection.transaction() as session:
             assert session.scalars(select(Note.text)).all() == []
+
+
+@pytest.mark.skipif(BACKEND == "sqlite", reason="a server's new connection after a test that ended its transaction")
+def test_an_app_whose_engine_autocommits_gets_a_test_transaction_after_a_reconnect(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """An app made with isolation_level="AUTOCOMMIT" gets a test transaction on the new connection that follows
+    a test which ended the outer transaction."""
+    app = make_app(notes_db, SQLALCHEMY_ENGINE_OPTIONS={"isolation_level": "AUTOCOMMIT"})
+    with notes_db.test_connection(app) as test_connection:
+        with pytest.raises(TestFailure, match="ended the outer transaction"), test_connection.transaction() as session:
+            session.execute(text("COMMIT"))
+        with test_connection.transaction() as session:
+            session.add(Note(text="rolled back"))
+            session.commit()
+        with test_connection.transaction() as session:
+            assert session.scalars(select(Note.text)).all() == []
+
+
+def test_a_connection_left_open_by_an_ended_test_refuses(make_app: t.Callable[..., Flask], notes_db: ScopedDB) -> None:
+    """A db.engine connection that a test left open refuses to run anything in a later test, saying why."""
+    app = make_app(notes_db)
+    with notes_db.test_connection(app) as test_connection:
+        with pytest.raises(TestFailure, match="left 1 connection"), test_connection.transaction():
+            left_open = notes_db.engine.connect()
+        with test_connection.transaction(), pytest.raises(StatementError, match="left open by a test that has ended"):
+            left_open.execute(select(1))
+        left_open.close()
+
+
+def test_an_engine_commit_leaves_a_savepoint_the_test_named_open(
+    session: scoped_session[Session], db: ScopedDB
+) -> None:
+    """A db.engine connection that commits while a savepoint the test named itself (SAVEPOINT in SQL) is open
+    above its own leaves that savepoint, for the test to release."""
+    with db.engine.connect() as engine_connection:
+        engine_connection.execute(insert(Item).values(name="engine"))
+        session.execute(text("SAVEPOINT named_by_the_test"))
+        session.add(Item(name="session"))
+        session.flush()
+        engine_connection.commit()
+    session.execute(text("RELEASE SAVEPOINT named_by_the_test"))
+    assert item_names(session) == ["engine", "session"]
+
+
+def test_commit_and_rollback_on_an_autocommit_connection_change_nothing(
+    session: scoped_session[Session], db: ScopedDB
+) -> None:
+    """commit() and rollback() on an AUTOCOMMIT connection keep what it wrote, as the drivers' do."""
+    with AUTOCOMMIT["connection"](db.engine) as engine_connection:
+        engine_connection.execute(insert(Item).values(name=CANARY))
+        engine_connection.rollback()
+        engine_connection.commit()
+    assert item_names(session) == [CANARY]
+
+
+PLACEHOLDER = "?" if BACKEND == "sqlite" else "%s"
+
+
+def test_a_raw_cursor_in_assert_num_queries_takes_executemany_and_iterates(
+    session: scoped_session[Session], db: ScopedDB, assert_num_queries: t.Callable[[int], t.ContextManager[None]]
+) -> None:
+    """Inside assert_num_queries, a raw cursor of db.engine runs executemany() and iterates over its rows."""
+    raw = db.engine.raw_connection()
+    try:
+        with assert_num_queries(2):
+            cursor: t.Any = raw.cursor()
+            cursor.executemany(f"INSERT INTO item (name) VALUES ({PLACEHOLDER})", [("first",), ("second",)])
+            cursor.execute("SELECT name FROM item ORDER BY name")
+            assert [row[0] for row in cursor] == ["first", "second"]
+            cursor.close()
+    finally:
+        raw.close()
+
+
+@pytest.mark.skipif(BACKEND == "sqlite", reason="sqlite3's cursors are no context managers")
+def test_a_raw_cursor_in_assert_num_queries_closes_as_a_context_manager(
+    session: scoped_session[Session], db: ScopedDB, assert_num_queries: t.Callable[[int], t.ContextManager[None]]
+) -> None:
+    """Inside assert_num_queries, `with raw.cursor() as cursor:` closes the cursor, as the driver's does."""
+    raw = db.engine.raw_connection()
+    try:
+        with assert_num_queries(1), t.cast(t.Any, raw.cursor()) as cursor:
+            cursor.execute("SELECT 1")
+        with pytest.raises(Exception, match="(?i)closed"):
+            cursor.execute("SELECT 1")
+    finally:
+        raw.close()
 
 
 def test_a_session_with_its_own_isolation_level_works_in_a_test(

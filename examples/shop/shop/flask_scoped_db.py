@@ -701,6 +701,7 @@ _NO_TRANSACTION = (
     "This statement cannot run inside a transaction, and in a test every statement runs inside the test's,"
     " on AUTOCOMMIT connections too: test it outside the fixture pair (README, 'Limits'). ({})"
 )
+_LEFT_OPEN = "This db.engine connection was left open by a test that has ended: take a new one in each test."
 _DROPPED = "The database server dropped the test's connection during the test; the next test reconnects."
 _BLOCKED = (
     "This test used the app's database outside the fixture pair (outside TestConnection.transaction()), where"
@@ -952,13 +953,13 @@ class _TestPool(NullPool):
     def follow(self, verb: str, name: str, owner: _Savepoint | None) -> None:
         """Note a savepoint statement sent on the test's connection."""
         names = [entry[0] for entry in self.savepoints]
+        at = names.index(name) if name in names else len(names)  # one sent around the engine: not followed
         if verb.upper() == "SAVEPOINT":
             self.savepoints.append((name, owner))
-        elif name in names and verb.upper().startswith("ROLLBACK"):  # ends every later savepoint
-            del self.savepoints[names.index(name) + 1 :]
+        elif verb.upper().startswith("ROLLBACK"):  # ends every later savepoint
+            del self.savepoints[at + 1 :]
             self.holding.discard(name)
-        elif name in names:  # it and every later savepoint merge into the one below: note whose work that is
-            at = names.index(name)
+        else:  # it and every later savepoint merge into the one below: note whose work that is
             if at and any(
                 other is not self.savepoints[at - 1][1] or n in self.holding for n, other in self.savepoints[at:]
             ):
@@ -1006,8 +1007,7 @@ class _Savepoint(contextlib.AbstractContextManager["_Savepoint"]):
         self.rollback() if error_type else self.commit()
 
     def cursor(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
-        if self._name is None and not self._autocommit:
-            self._begin()
+        self._begun()
         cursor = self._dbapi_connection.cursor(*args, **kwargs)
         pool, sqlite = self._pool, isinstance(self._dbapi_connection, sqlite3.Connection)
         if self._autocommit or (pool and pool.statements is not None) or (sqlite and self.isolation_level is None):
@@ -1022,17 +1022,15 @@ class _Savepoint(contextlib.AbstractContextManager["_Savepoint"]):
     def transaction(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
         """psycopg's own transaction block, inside this connection's savepoint
         (begun first, so that psycopg's nests in it)."""
-        if self._name is None and not self._autocommit:
-            self._begin()
+        self._begun()
         return self._dbapi_connection.transaction(*args, **kwargs)
 
+    # With AUTOCOMMIT, no savepoint is open between statements: both do nothing, as the drivers' do.
     def commit(self) -> None:
-        if not self._autocommit:
-            self._end(rollback=False)
+        self._end(rollback=False)
 
     def rollback(self) -> None:
-        if not self._autocommit:
-            self._end(rollback=True)
+        self._end(rollback=True)
 
     def close(self) -> None:
         if (pool := self._pool) is not None:
@@ -1047,10 +1045,15 @@ class _Savepoint(contextlib.AbstractContextManager["_Savepoint"]):
             self.rollback()
         self._pool = None
 
+    def _begun(self) -> None:
+        if self._name is None and not self._autocommit:
+            self._begin()
+
     def _begin(self) -> None:
-        if self._pool is not None:
-            self._name = f"test_engine_{next(self._pool._names)}"
-            self._send("SAVEPOINT", self._name)
+        if self._pool is None:
+            raise RuntimeError(_LEFT_OPEN)
+        self._name = f"test_engine_{next(self._pool._names)}"
+        self._send("SAVEPOINT", self._name)
 
     def _end(self, *, rollback: bool) -> None:
         name, self._name, pool, wrote = self._name, None, self._pool, self.wrote or bool(self.raw_cursors)
@@ -1078,8 +1081,7 @@ class _Savepoint(contextlib.AbstractContextManager["_Savepoint"]):
     def _send(self, verb: str, name: str) -> None:
         with contextlib.closing(self._dbapi_connection.cursor()) as cursor:
             cursor.execute(f"{verb} {name}")
-        if self._pool is not None:
-            self._pool.follow(verb, name, self)
+        t.cast(_TestPool, self._pool).follow(verb, name, self)
 
 
 class _Cursor(contextlib.AbstractContextManager["_Cursor"]):
