@@ -504,8 +504,9 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
     For as long as it is open:
 
     - ``db.engine`` hands out the test's own connection, inside a savepoint
-      of its own, during a test; between tests it refuses, with a message
-      that names the fix, so nothing is written for good;
+      of its own, during a test (the isolation levels it is asked for never
+      reach the driver); between tests, and in a forked child, it refuses,
+      with a message that names the fix, so nothing is written for good;
     - on Flask <= 3.1, every request pushes an app context of its own, as
       Flask 3.2 does, so each request has a Session of its own;
     - ``app.test_cli_runner()`` runs each command in an app context of its
@@ -534,8 +535,9 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         self.engine.pool = self._pool
         event.listen(self.engine, "before_cursor_execute", self._pool.sql_sent, retval=True)
         event.listen(self.engine, "set_connection_execution_options", self._keep_isolation_level)
-        # Every path to an isolation level (a Connection's or an engine's execution options,
-        # create_engine's) ends in this call, with the DBAPI connection the pool handed out.
+        # Whatever way code asks an engine connection for an isolation level (a Connection's
+        # or an engine's execution options), it ends in this call, with the DBAPI connection
+        # the pool handed out. (The test's own connection: _transactional.)
         self.engine.dialect.set_isolation_level = self._set_isolation_level  # type: ignore[method-assign]
         _open_test_connections.add(self)
         if _RequestContextOfItsOwn is not None:  # pragma: no branch (None on Flask 3.2)
