@@ -58,7 +58,7 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.util import ScopedRegistry
 from werkzeug.exceptions import NotFound
 
-__version__ = "0.2.0"
+__version__ = "0.2.1"
 __all__ = ["ScopedDB", "TestConnection", "TestDatabase", "TestFailure", "TestSetupError", "check_version"]
 
 _M = t.TypeVar("_M")

@@ -3543,7 +3543,7 @@ def test_a_conftest_written_for_another_release_is_named_with_both_versions() ->
 def test_a_conftest_written_for_another_release_stops_the_run_once(tmp_path: Path) -> None:
     """A conftest.py whose WRITTEN_FOR names another minor release stops a -n 2 run before any test, once,
     with exit code 4 and both versions named."""
-    conftest = CONFTEST.replace('WRITTEN_FOR = "0.2.0"', 'WRITTEN_FOR = "0.1.0"')
+    conftest = CONFTEST.replace('WRITTEN_FOR = "0.2.1"', 'WRITTEN_FOR = "0.1.0"')
     assert conftest != CONFTEST
     run = inner_pytest(tmp_path, conftest, SLOW_TESTS, "-n", "2")
     report = run.communicate(timeout=300)[0]
