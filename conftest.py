@@ -193,10 +193,10 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         check_version(WRITTEN_FOR)
         database = TestDatabase(os.environ.get("TEST_DATABASE_URL", "sqlite:///test.db"))
+        url = database.open(fresh=config.option.create_db)
         if getattr(config.option, "numprocesses", None) and "PYTEST_XDIST_WORKER" not in os.environ:
             database.close()
-            return  # the xdist controller runs no tests; each worker takes a database
-        url = database.open(fresh=config.option.create_db)
+            return  # the xdist controller runs no tests: it took a slot to say a mistake once
     except TestSetupError as error:
         raise pytest.UsageError(str(error)) from None
     os.environ["TEST_DATABASE_URL"] = url.render_as_string(hide_password=False)

@@ -2669,6 +2669,21 @@ def test_a_user_who_may_not_create_databases_is_named_with_the_right_to_grant() 
 
 
 @pytest.mark.whole_runs
+@pytest.mark.skipif(BACKEND == "sqlite", reason="SQLite has no users")
+def test_a_user_who_may_not_create_databases_stops_a_parallel_run_once(tmp_path: Path) -> None:
+    """Under -n 2, a user without the right to create databases stops the run once, with one message and exit 4."""
+    scratch = Scratch()
+    try:
+        url = scratch.user(scratch.database()).render_as_string(hide_password=False)
+        run = inner_pytest(tmp_path, CONFTEST, SLOW_TESTS, "-n", "2", TEST_DATABASE_URL=url)
+        report = run.communicate(timeout=300)[0]
+        assert run.returncode == 4, report
+        assert report.count(f"The user '{scratch.prefix}' may not make the run's database") == 1, report
+    finally:
+        scratch.close()
+
+
+@pytest.mark.whole_runs
 @pytest.mark.skipif(BACKEND == "sqlite", reason="PostgreSQL's 63 bytes and MariaDB's 64 characters for a name")
 def test_a_long_database_name_gives_each_worker_a_database_of_its_own(tmp_path: Path) -> None:
     """Under -n 2, a named database whose name is as long as the server allows gives each worker a database of its
