@@ -528,10 +528,11 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         self._tables = set(inspect(self.engine).get_table_names())
         self.connection: Connection = self.engine.connect()
         """The :class:`~sqlalchemy.Connection` every test's transaction runs on."""
+        autocommit = _autocommits(self.connection)
         _transactional(self.connection)
         # db.session.get_bind() is this Connection in a test, the engine in production: .url reads on both.
         self.connection.url = self.engine.url  # type: ignore[attr-defined]
-        self._pool = _TestPool(self.connection)
+        self._pool = _TestPool(self.connection, autocommit=autocommit)
         self.engine.pool = self._pool
         event.listen(self.engine, "before_cursor_execute", self._pool.sql_sent, retval=True)
         event.listen(self.engine, "set_connection_execution_options", self._keep_isolation_level)
@@ -625,6 +626,7 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         """Undo one test, and say what its code did wrong."""
         connection, pool, db = self.connection, self._pool, self.db
         problems: list[str] = []
+        pool.ending = True
         try:
             problems += _pop_contexts_above(context)
             try:
@@ -694,10 +696,14 @@ _ENDED = (
     "The code under test ended the outer transaction (a COMMIT, or DDL or TRUNCATE on"
     " MariaDB/MySQL, which commit implicitly): what it wrote before that may survive this test. ({})"
 )
-_OVERLAPPED = (
-    "A db.engine connection rolled back a transaction that overlapped a Session's (or another connection's)"
-    " instead of nesting in it: on the test's one database connection its writes could not be undone alone, and"
-    " were kept. Commit or roll back one before the other begins (README, 'Limits')."
+_KEPT = (
+    "A db.engine connection rolled back, but what it wrote was kept: on the test's one database connection"
+    " another Session's or connection's work shared its savepoint, and a rollback cannot undo one and keep the"
+    " other, as separate connections would (README, 'What rollback() undoes')."
+)
+_UNDONE = (
+    "A rollback undid what another Session or db.engine connection had written or committed inside its"
+    " savepoint, which separate connections would have kept (README, 'What rollback() undoes')."
 )
 _NO_TRANSACTION = (
     "This statement cannot run inside a transaction, and in a test every statement runs inside the test's,"
@@ -883,11 +889,19 @@ class _TestPool(NullPool):
     through ``db.engine`` sees the test's rows, is undone with the test, and
     never ends or waits on the test's transaction. Between tests (``block``)
     it refuses: a test outside the pair would write for good.
+
+    It follows every savepoint on the test's connection and whose writes are
+    in each: on one connection, a savepoint released by one party merges its
+    work into the one below it, of another party perhaps, and a rollback
+    undoes all that is above its savepoint, so that a party's commit or
+    rollback must not end another's savepoint, and a rollback that would undo
+    another party's work, or cannot undo its own alone, is reported.
     """
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, *, autocommit: bool) -> None:
         super().__init__(self._connect, dialect=connection.dialect)
         self.original: Pool = connection.engine.pool
+        self.autocommit = autocommit  # the engine's own connections autocommit (create_engine's isolation_level)
         self._dbapi_connection: t.Any = None
         self._open: list[_Savepoint] = []
         self._problems: list[str] = []
@@ -896,14 +910,16 @@ class _TestPool(NullPool):
         # The savepoints open on the test's connection, oldest first, each with the
         # _Savepoint whose connection made it (None: the test's own Connection).
         self.savepoints: list[tuple[str, _Savepoint | None]] = []
-        self.holding: set[str] = set()  # of those, the ones another party's released work merged into
+        self.writers: dict[str, set[_Savepoint | None]] = {}  # whose writes each of them holds
+        self.ending = False  # the test is over: the rollbacks now are the pair's own
         self.statements: list[str] | None = None  # what assert_num_queries records
 
     def join(self, connection: Connection) -> None:
         """Hand out the test's ``connection`` until :meth:`block`."""
         self._dbapi_connection = connection.connection.dbapi_connection
         self.savepoints.clear()
-        self.holding.clear()
+        self.writers.clear()
+        self.ending = False
 
     def block(self) -> list[str]:
         """Refuse connections from now on; return what went wrong with the
@@ -929,45 +945,54 @@ class _TestPool(NullPool):
         return len(self._open)
 
     def sql_sent(self, connection: Connection, cursor: t.Any, statement: str, *args: t.Any) -> tuple[str, t.Any]:
-        """The engine's ``before_cursor_execute`` event: record for
-        assert_num_queries, follow the savepoints, and give SQLAlchemy's a name
-        no other Connection uses (each numbers its own from 1, and MariaDB
-        replaces a savepoint of the same name)."""
-        if (
-            self.statements is not None
-            and not isinstance(cursor, _Cursor)
-            and not _TRANSACTION_CONTROL.match(statement)
-        ):
-            self.statements.append(statement)
-        if isinstance(owner := connection.connection.dbapi_connection, _Savepoint):
-            owner.raw_cursors.discard(id(cursor))
-            owner.wrote |= statement.lstrip()[:6].upper() != "SELECT"
-        else:
-            owner = None
+        """The engine's ``before_cursor_execute`` event: note the statement
+        (an engine connection's cursor notes its own), follow the savepoints,
+        and give SQLAlchemy's a name no other Connection uses (each numbers
+        its own from 1, and MariaDB replaces a savepoint of the same name)."""
+        owner = connection.connection.dbapi_connection
+        owner = owner if isinstance(owner, _Savepoint) else None
+        if owner is None:
+            self.note(statement, None)
         if "SAVEPOINT" in statement and (match := _SAVEPOINT.fullmatch(statement)):
             verb, name = match.groups()
             if name.startswith("sa_savepoint_"):
                 name += f"_{id(connection):x}"
                 statement = f"{verb} {name}"
-            self.follow(verb, name, owner)
+            self.follow(verb.upper(), name, owner)
         return statement, args[0]
 
+    def note(self, statement: str, owner: _Savepoint | None) -> None:
+        """Count ``statement`` for assert_num_queries, and if it writes, note
+        ``owner`` in the innermost savepoint, where its writes go."""
+        if self.statements is not None and not _TRANSACTION_CONTROL.match(statement):
+            self.statements.append(statement)
+        if not _READ.match(statement):
+            if owner is not None:
+                owner.wrote = True
+            if self.savepoints:
+                self.writers.setdefault(self.savepoints[-1][0], set()).add(owner)
+
     def follow(self, verb: str, name: str, owner: _Savepoint | None) -> None:
-        """Note a savepoint statement sent on the test's connection."""
+        """Note a savepoint statement that ``owner`` sent on the test's connection."""
         names = [entry[0] for entry in self.savepoints]
         at = names.index(name) if name in names else len(names)  # one sent around the engine: not followed
-        if verb.upper() == "SAVEPOINT":
+        work = set().union(*(self.writers.pop(ended, set()) for ended in names[at:]))
+        if verb == "SAVEPOINT":
             self.savepoints.append((name, owner))
-        elif verb.upper().startswith("ROLLBACK"):  # ends every later savepoint
-            del self.savepoints[at + 1 :]
-            self.holding.discard(name)
-        else:  # it and every later savepoint merge into the one below: note whose work that is
-            if at and any(
-                other is not self.savepoints[at - 1][1] or n in self.holding for n, other in self.savepoints[at:]
-            ):
-                self.holding.add(names[at - 1])
+        elif verb == "RELEASE SAVEPOINT":  # it and every later savepoint merge into the one below
             del self.savepoints[at:]
-        self.holding.intersection_update(entry[0] for entry in self.savepoints)
+            if at:
+                self.writers.setdefault(names[at - 1], set()).update(work)
+        else:  # ROLLBACK TO SAVEPOINT: what was written since it is undone
+            if work - {owner}:
+                self.overlapped(_UNDONE)
+            # SQLAlchemy's savepoint is over once rolled back to (it sends no RELEASE); another one stays.
+            del self.savepoints[at + (not name.startswith("sa_savepoint_")) :]
+
+    def overlapped(self, problem: str) -> None:
+        """Note a rollback that could not undo one party's work alone, unless the test is over."""
+        if not self.ending:
+            self._problems.append(problem)
 
     def _connect(self) -> _Savepoint:
         if os.getpid() != self._pid:
@@ -983,39 +1008,54 @@ class _TestPool(NullPool):
 
 
 _SAVEPOINT = re.compile(r"(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT) +(\w+)\s*", re.IGNORECASE)
+# A statement that writes nothing: one of these, without INTO, INSERT, UPDATE, DELETE or MERGE in it.
+_READ = re.compile(
+    r"\s*(SELECT|WITH|SHOW|EXPLAIN|PRAGMA|DESCRIBE|SAVEPOINT|RELEASE|ROLLBACK|BEGIN|SET)\b"
+    r"(?!.*\b(INTO|INSERT|UPDATE|DELETE|MERGE)\b)",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 class _Savepoint(contextlib.AbstractContextManager["_Savepoint"]):
     """A DBAPI connection that ``_TestPool`` hands out during a test: the test's
     own, where a transaction is a savepoint, begun by its first statement and
-    ended by ``commit()`` or ``rollback()``; on an
-    ``isolation_level="AUTOCOMMIT"`` connection each statement is one. Once
-    closed, or forgotten after its test, it sends nothing more."""
+    ended by ``commit()`` or ``rollback()``; in autocommit mode each statement
+    is one. Isolation levels and the drivers' own autocommit switches stay
+    here, never reaching the driver. Once closed, or forgotten after its test,
+    it refuses."""
 
     def __init__(self, dbapi_connection: t.Any, pool: _TestPool) -> None:
         self._dbapi_connection = dbapi_connection
         self._pool: _TestPool | None = pool
         self._name: str | None = None
-        self._autocommit = False
-        # Since its savepoint began: a statement other than SELECT, or a cursor of code that is not SQLAlchemy's.
-        self.wrote = False
-        self.raw_cursors: set[int] = set()
+        self._autocommit = pool.autocommit
+        self.wrote = False  # since its savepoint began
 
     def __getattr__(self, name: str) -> t.Any:
-        return getattr(self._dbapi_connection, name)
+        value = getattr(self._dbapi_connection, name)
+        if name == "autocommit":  # PyMySQL's and mysqlclient's autocommit(on), psycopg's attribute
+            return self._set_autocommit if callable(value) else self._autocommit
+        return value
+
+    def __setattr__(self, name: str, value: t.Any) -> None:
+        if name in ("autocommit", "isolation_level"):  # psycopg's and sqlite3's switches
+            name, value = "_autocommit", value is True or (name == "isolation_level" and value is None)
+        object.__setattr__(self, name, value)
 
     def __exit__(self, error_type: object, *args: object) -> None:
         # As sqlite3's and psycopg2's own connections do.
         self.rollback() if error_type else self.commit()
 
+    def set_isolation_level(self, level: int) -> None:
+        """psycopg2's: level 0 is its autocommit; the others are the test's own."""
+        self._autocommit = level == 0
+
+    def _set_autocommit(self, on: bool) -> None:
+        self._autocommit = on
+
     def cursor(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
         self._begun()
-        cursor = self._dbapi_connection.cursor(*args, **kwargs)
-        pool, sqlite = self._pool, isinstance(self._dbapi_connection, sqlite3.Connection)
-        if self._autocommit or (pool and pool.statements is not None) or (sqlite and self.isolation_level is None):
-            cursor = _Cursor(cursor, self)
-        self.raw_cursors.add(id(cursor))  # until SQLAlchemy's event claims it
-        return cursor
+        return _Cursor(self._dbapi_connection.cursor(*args, **kwargs), self)
 
     def execute(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
         """sqlite3's and psycopg's shortcut, on a cursor of ours."""
@@ -1027,7 +1067,7 @@ class _Savepoint(contextlib.AbstractContextManager["_Savepoint"]):
         self._begun()
         return self._dbapi_connection.transaction(*args, **kwargs)
 
-    # With AUTOCOMMIT, no savepoint is open between statements: both do nothing, as the drivers' do.
+    # In autocommit mode no savepoint is open between statements: both do nothing, as the drivers' do.
     def commit(self) -> None:
         self._end(rollback=False)
 
@@ -1042,7 +1082,6 @@ class _Savepoint(contextlib.AbstractContextManager["_Savepoint"]):
     def forget(self) -> None:
         """Roll back what it left open, then send nothing more: the connection,
         or its test, is over."""
-        self._autocommit = False
         with contextlib.suppress(Exception):  # _end noted it
             self.rollback()
         self._pool = None
@@ -1058,22 +1097,20 @@ class _Savepoint(contextlib.AbstractContextManager["_Savepoint"]):
         self._send("SAVEPOINT", self._name)
 
     def _end(self, *, rollback: bool) -> None:
-        name, self._name, pool, wrote = self._name, None, self._pool, self.wrote or bool(self.raw_cursors)
-        self.wrote = False
-        self.raw_cursors.clear()
+        name, self._name, pool, wrote, self.wrote = self._name, None, self._pool, self.wrote, False
         if name is None or pool is None:
             return
-        undo = rollback and wrote  # a rollback that read only is a commit: it keeps what others released here
         names = [entry[0] for entry in pool.savepoints]
-        alone = name in names and all(owner is self for _, owner in pool.savepoints[names.index(name) + 1 :])
-        if undo and (not alone or name in pool.holding):
-            # Released with an older savepoint (a Session committed), or under a later one still
-            # open, or holding what another released into it: rolling back would undo their work.
-            pool._problems.append(_OVERLAPPED)
-            undo = False
+        at = names.index(name) if name in names else len(names)
+        # Released with an older savepoint (a Session committed), or another party's savepoint is open above
+        # it: ending it would end theirs. Else it may hold what others committed into it, which it must keep.
+        alone = at < len(names) and all(owner is self for _, owner in pool.savepoints[at + 1 :])
+        others = set().union(*(pool.writers.get(held, set()) for held in names[at:])) - {self}
+        if rollback and wrote and (others or not alone):
+            pool.overlapped(_KEPT)
         if alone:
             try:
-                if undo:
+                if rollback and wrote and not others:
                     self._send("ROLLBACK TO SAVEPOINT", name)
                 self._send("RELEASE SAVEPOINT", name)
             except Exception as error:  # noted here: the pool's reset would only log it
@@ -1087,17 +1124,20 @@ class _Savepoint(contextlib.AbstractContextManager["_Savepoint"]):
 
 
 class _Cursor(contextlib.AbstractContextManager["_Cursor"]):
-    """A cursor of a ``_Savepoint``'s, where the pair must see each statement:
-    on an autocommit connection (each statement in a savepoint of its own), in
-    assert_num_queries, and under SQLAlchemy's pysqlite recipe (whose BEGIN
-    does nothing here: the savepoint is the transaction)."""
+    """A cursor of a ``_Savepoint``'s: it notes each statement for the pool,
+    puts each in a savepoint of its own in autocommit mode, and lets the
+    BEGIN of SQLAlchemy's pysqlite recipe do nothing (the savepoint is the
+    transaction)."""
 
     def __init__(self, cursor: t.Any, savepoint: _Savepoint) -> None:
-        self._cursor = cursor
-        self._savepoint = savepoint
+        object.__setattr__(self, "_cursor", cursor)
+        object.__setattr__(self, "_savepoint", savepoint)
 
     def __getattr__(self, name: str) -> t.Any:
         return getattr(self._cursor, name)
+
+    def __setattr__(self, name: str, value: t.Any) -> None:  # row_factory, arraysize: the driver's cursor's
+        setattr(self._cursor, name, value)
 
     def __iter__(self) -> t.Iterator[t.Any]:
         return iter(self._cursor)
@@ -1112,23 +1152,25 @@ class _Cursor(contextlib.AbstractContextManager["_Cursor"]):
         return self._send(self._cursor.executemany, statement, *args, **kwargs)
 
     def _send(self, method: t.Callable[..., t.Any], statement: str, *args: t.Any, **kwargs: t.Any) -> t.Any:
-        savepoint, pool = self._savepoint, self._savepoint._pool
-        if pool is not None and pool.statements is not None and not _TRANSACTION_CONTROL.match(statement):
-            pool.statements.append(statement)
+        savepoint = self._savepoint
+        if savepoint._pool is None:
+            raise RuntimeError(_LEFT_OPEN)
         if statement.strip().upper() == "BEGIN" and isinstance(self._cursor, sqlite3.Cursor):
             return self
-        if not savepoint._autocommit:
-            return method(statement, *args, **kwargs)
-        savepoint._begin()
+        if savepoint._autocommit:
+            savepoint._begin()
+        savepoint._pool.note(statement, savepoint)
         try:
             result = method(statement, *args, **kwargs)
         except Exception as error:
-            savepoint.wrote = True  # a failed statement is undone (on PostgreSQL it aborted the transaction)
-            savepoint._end(rollback=True)
+            if savepoint._autocommit:
+                savepoint.wrote = True  # a failed statement is undone (on PostgreSQL it aborted the transaction)
+                savepoint._end(rollback=True)
             if re.search(r"(inside|within) a transaction", str(error)):  # VACUUM, CREATE INDEX CONCURRENTLY
                 raise RuntimeError(_NO_TRANSACTION.format(error)) from error
             raise
-        savepoint._end(rollback=False)
+        if savepoint._autocommit:
+            savepoint._end(rollback=False)
         return result
 
 

@@ -1255,7 +1255,7 @@ def test_an_engine_rollback_that_would_undo_another_connections_commit_fails_the
     app = make_app(notes_db)
     with (
         notes_db.test_connection(app) as test_connection,
-        pytest.raises(TestFailure, match="overlapped"),
+        pytest.raises(TestFailure, match="what it wrote was kept"),
         test_connection.transaction(),
         notes_db.engine.connect() as first,
         notes_db.engine.connect() as second,
@@ -1264,6 +1264,75 @@ def test_an_engine_rollback_that_would_undo_another_connections_commit_fails_the
         second.execute(insert(Note).values(text="second"))
         second.commit()
         first.rollback()
+
+
+def test_an_engine_rollback_after_a_session_that_only_read_undoes_its_write(
+    session: scoped_session[Session], app: Flask, db: ScopedDB
+) -> None:
+    """A db.engine connection that wrote, then saw a Session begin, read and end inside it, rolls back its write."""
+    with db.engine.connect() as engine_connection:
+        engine_connection.execute(insert(Item).values(name=CANARY))
+        with app.app_context():
+            db.session.execute(text("WITH names AS (SELECT name FROM item) SELECT count(*) FROM names")).all()
+            db.session.commit()
+        with app.app_context():
+            db.session.execute(select(Item)).all()
+        engine_connection.rollback()
+    assert item_names(session) == []
+
+
+def test_a_raw_connection_that_only_read_keeps_a_commit_made_while_it_was_open(
+    session: scoped_session[Session], app: Flask, db: ScopedDB
+) -> None:
+    """A raw connection of db.engine that only read (as pandas.read_sql does), closed after a Session begun after
+    it committed, keeps that commit."""
+    raw = db.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("SELECT count(*) FROM item")
+        cursor.fetchall()
+        with app.app_context():
+            db.session.add(Item(name=CANARY))
+            db.session.commit()
+    finally:
+        raw.close()
+    assert item_names(session) == [CANARY]
+
+
+def test_a_session_rollback_that_undoes_an_engine_connections_commit_fails_the_test(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """A Session's rollback that undoes what a db.engine connection committed inside its savepoint (an audit row)
+    fails the test, naming it: separate connections would have kept it."""
+    app = make_app(notes_db)
+    with (
+        notes_db.test_connection(app) as test_connection,
+        pytest.raises(TestFailure, match="A rollback undid what another"),
+        test_connection.transaction() as session,
+    ):
+        session.add(Note(text="written"))
+        session.flush()
+        with notes_db.engine.begin() as engine_connection:
+            engine_connection.execute(insert(Note).values(text="audit"))
+        session.rollback()
+
+
+def test_an_engine_connections_nested_rollback_that_undoes_a_sessions_commit_fails_the_test(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """A db.engine connection's begin_nested() rolled back after a Session committed inside it fails the test."""
+    app = make_app(notes_db)
+    with (
+        notes_db.test_connection(app) as test_connection,
+        pytest.raises(TestFailure, match="A rollback undid what another"),
+        test_connection.transaction(),
+        notes_db.engine.connect() as engine_connection,
+    ):
+        nested = engine_connection.begin_nested()
+        with app.app_context():
+            notes_db.session.add(Note(text="committed"))
+            notes_db.session.commit()
+        nested.rollback()
 
 
 def test_a_view_that_commits_inside_engine_begin_keeps_both_writes(
@@ -1281,7 +1350,7 @@ def test_an_engine_rollback_that_overlaps_a_session_fails_the_test(
     app = make_app(notes_db)
     with (
         notes_db.test_connection(app) as test_connection,
-        pytest.raises(TestFailure, match="overlapped"),
+        pytest.raises(TestFailure, match="what it wrote was kept"),
         test_connection.transaction() as session,
         notes_db.engine.connect() as engine_connection,
     ):
@@ -1447,23 +1516,40 @@ def put_in_autocommit(driver_connection: t.Any) -> None:
     """Turn the driver's own autocommit on, as code that goes around SQLAlchemy does."""
     if DRIVER == "psycopg2":
         driver_connection.set_isolation_level(0)
-    else:
+    elif BACKEND == "mysql":
         driver_connection.autocommit(True)
+    elif DRIVER == "pysqlite":
+        driver_connection.isolation_level = None
+    else:
+        driver_connection.autocommit = True
+
+
+def test_a_raw_connection_put_in_the_drivers_autocommit_keeps_what_it_wrote(
+    session: scoped_session[Session], db: ScopedDB, connection: TestConnection
+) -> None:
+    """A raw connection of db.engine that code puts in its driver's autocommit mode keeps what it wrote through
+    a rollback, as in production, and the test's own connection stays in its transaction."""
+    raw = db.engine.raw_connection()
+    try:
+        put_in_autocommit(raw.driver_connection)
+        raw.cursor().execute(f"INSERT INTO item (name) VALUES ('{CANARY}')")
+        raw.rollback()
+    finally:
+        raw.close()
+    assert item_names(session) == [CANARY]
+    assert not driver_autocommits(connection.connection.connection.dbapi_connection)
 
 
 @pytest.mark.skipif(DRIVER not in ("psycopg2", "pymysql", "mysqldb"), reason="autocommit() or set_isolation_level()")
-def test_a_test_that_turns_the_drivers_autocommit_on_fails_and_the_next_starts_clean(
+def test_a_test_that_turns_its_own_connections_autocommit_on_fails_and_the_next_starts_clean(
     make_app: t.Callable[..., Flask], notes_db: ScopedDB
 ) -> None:
-    """Turning the driver's autocommit on, on a raw connection, fails the test, and the next test has a transaction."""
+    """Turning the driver's autocommit on for the test's own connection (going around SQLAlchemy and the pool)
+    fails the test, and the next test has a transaction."""
     app = make_app(notes_db)
     with notes_db.test_connection(app) as test_connection:
-        with pytest.raises(TestFailure, match="autocommit mode"), test_connection.transaction():
-            raw = notes_db.engine.raw_connection()
-            try:
-                put_in_autocommit(raw.driver_connection)
-            finally:
-                raw.close()
+        with pytest.raises(TestFailure, match="autocommit mode"), test_connection.transaction() as session:
+            put_in_autocommit(session.connection().connection.driver_connection)
         with test_connection.transaction() as session:
             session.add(Note(text="rolled back"))
             session.commit()
@@ -1570,6 +1656,61 @@ def test_a_raw_cursor_in_assert_num_queries_closes_as_a_context_manager(
             cursor.execute("SELECT 1")
     finally:
         raw.close()
+
+
+@pytest.mark.skipif(BACKEND == "sqlite", reason="pysqlite's autocommit looks like SQLAlchemy's recipe: README, limits")
+def test_an_engine_made_to_autocommit_hands_out_autocommit_connections(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """In an app made with isolation_level="AUTOCOMMIT", a db.engine connection's write stands through its
+    rollback, as in production."""
+    app = make_app(notes_db, SQLALCHEMY_ENGINE_OPTIONS={"isolation_level": "AUTOCOMMIT"})
+    with notes_db.test_connection(app) as test_connection, test_connection.transaction() as session:
+        with notes_db.engine.connect() as engine_connection:
+            engine_connection.execute(insert(Note).values(text="stands"))
+            engine_connection.rollback()
+        assert session.scalars(select(Note.text)).all() == ["stands"]
+
+
+def test_assert_num_queries_counts_a_raw_cursor_made_before_the_block(
+    session: scoped_session[Session], db: ScopedDB, assert_num_queries: t.Callable[[int], t.ContextManager[None]]
+) -> None:
+    """assert_num_queries counts what a cursor of db.engine.raw_connection(), made before the block, sends in it."""
+    raw = db.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        with assert_num_queries(1):
+            cursor.execute("SELECT 1")
+        cursor.close()
+    finally:
+        raw.close()
+
+
+@pytest.mark.skipif(DRIVER not in ("pysqlite", "psycopg"), reason="a cursor's row_factory attribute")
+def test_a_row_factory_set_on_a_raw_cursor_reaches_the_drivers_cursor(
+    session: scoped_session[Session], db: ScopedDB
+) -> None:
+    """Setting row_factory on a cursor of db.engine.raw_connection() changes the rows, as on the driver's own."""
+    raw = db.engine.raw_connection()
+    try:
+        cursor: t.Any = raw.cursor()
+        if DRIVER == "pysqlite":
+            cursor.row_factory = sqlite3.Row
+        else:
+            cursor.row_factory = importlib.import_module("psycopg.rows").dict_row
+        cursor.execute("SELECT 1 AS one")
+        assert cursor.fetchone()["one"] == 1
+    finally:
+        raw.close()
+
+
+@pytest.mark.skipif(BACKEND == "mysql", reason="MariaDB has no statement that refuses a transaction")
+def test_vacuum_on_an_engine_connection_says_it_cannot_run_in_a_test(
+    session: scoped_session[Session], db: ScopedDB
+) -> None:
+    """A statement that cannot run inside a transaction, on a plain db.engine connection, fails saying so."""
+    with db.engine.connect() as engine_connection, pytest.raises(RuntimeError, match="cannot run inside a transaction"):
+        engine_connection.exec_driver_sql("VACUUM")
 
 
 def test_a_session_with_its_own_isolation_level_works_in_a_test(
