@@ -1598,6 +1598,18 @@ def test_a_connection_left_open_by_an_ended_test_refuses(make_app: t.Callable[..
         left_open.close()
 
 
+def test_a_raw_cursor_kept_from_an_ended_test_refuses(make_app: t.Callable[..., Flask], notes_db: ScopedDB) -> None:
+    """A cursor of a raw db.engine connection, kept by code after its test ended, refuses in a later test."""
+    app = make_app(notes_db)
+    with notes_db.test_connection(app) as test_connection:
+        with test_connection.transaction():
+            raw = notes_db.engine.raw_connection()
+            cursor = raw.cursor()
+            raw.close()
+        with test_connection.transaction(), pytest.raises(RuntimeError, match="left open by a test that has ended"):
+            cursor.execute("SELECT 1")
+
+
 def test_an_engine_commit_leaves_a_savepoint_the_test_named_open(
     session: scoped_session[Session], db: ScopedDB
 ) -> None:
