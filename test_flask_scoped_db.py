@@ -1730,7 +1730,8 @@ def test_a_session_with_its_own_isolation_level_works_in_a_test(
 ) -> None:
     """A Session that asks for its own isolation level (SQLAlchemy's per-Session recipe) works inside the test."""
     with app.app_context():
-        db.session.connection(execution_options={"isolation_level": "SERIALIZABLE"})
+        serializable: t.Any = {"isolation_level": "SERIALIZABLE"}  # SQLAlchemy 2.0.5's stubs want an immutabledict
+        db.session.connection(execution_options=serializable)
         db.session.add(Item(name=CANARY))
         db.session.commit()
     assert item_names(session) == [CANARY]
