@@ -30,7 +30,7 @@ from flask_scoped_db import TestSetupError
 from flask_scoped_db import check_version
 
 # The flask_scoped_db release this file was written for: README, "Upgrading".
-WRITTEN_FOR = "0.2.1"
+WRITTEN_FOR = "0.3.0"
 
 # -- The example app. Replace this part, down to its end marker, with an import
 # -- of your own: from yourapp import create_app, db
@@ -124,7 +124,10 @@ def db_session(request: pytest.FixtureRequest, connection: TestConnection) -> t.
     it. The test fails at teardown, naming the cause, if its code ended the
     transaction, left engine connections checked out or contexts pushed; the
     next test starts clean whatever it did."""
-    with connection.transaction(restart_ids="restart_ids" in request.fixturenames) as session:
+    opted_in = request.fixturenames
+    with connection.transaction(
+        restart_ids="restart_ids" in opted_in, requests_share_context="requests_share_context" in opted_in
+    ) as session:
         yield session
 
 
@@ -132,7 +135,8 @@ def db_session(request: pytest.FixtureRequest, connection: TestConnection) -> t.
 def client(app: Flask, db_session: scoped_session[Session]) -> FlaskClient:
     """Function scope: ``app.test_client()``, inside the test's transaction
     even if the test does not name ``db_session``. Each request runs in an app
-    context of its own, with a Session of its own, on every Flask version."""
+    context of its own, with a Session of its own, on every Flask version
+    (but with ``requests_share_context``)."""
     return app.test_client()
 
 
@@ -152,6 +156,16 @@ def restart_ids() -> None:
     module or the suite) and every autoincrement id starts right after the
     rows its table held before the test (at 1 in an empty table), on
     PostgreSQL and MariaDB too. ``db_session`` reads it."""
+
+
+@pytest.fixture
+def requests_share_context() -> None:
+    """Function scope, opt-in, for tests written for Flask <= 3.1: name it in
+    a test (or ``usefixtures`` it for a module or the suite) and the test
+    client's requests run in the test's app context, on its Session and its
+    ``g``, as Flask <= 3.1 does by itself (README, "Requests"). On Flask 3.2,
+    which has no such habit, the test errors, saying what to change instead.
+    ``db_session`` reads it."""
 
 
 @pytest.fixture(autouse=True)

@@ -29,6 +29,7 @@ import pytest
 from flask import Blueprint
 from flask import Flask
 from flask import Response
+from flask import g
 from flask import session as flask_session
 from flask import stream_with_context
 from flask.testing import FlaskClient
@@ -59,6 +60,7 @@ from werkzeug.exceptions import NotFound
 
 import flask_scoped_db
 from conftest import Item
+from conftest import create_app
 from conftest import db
 from flask_scoped_db import ScopedDB
 from flask_scoped_db import TestConnection
@@ -759,6 +761,19 @@ def record_session() -> str:
     return str(flask_session.get("user", ""))
 
 
+@probes.get("/probe/g")
+def put_a_user_in_g() -> str:
+    g.user = "ada"
+    return ""
+
+
+@probes.post("/probe/rename/<name>/<new_name>")
+def rename_an_item(name: str, new_name: str) -> str:
+    db.session.execute(update(Item).where(Item.name == name).values(name=new_name))
+    db.session.commit()
+    return ""
+
+
 @probes.post("/probe/uncommitted/<name>")
 def add_without_commit(name: str) -> tuple[str, int]:
     db.session.add(Item(name=name))
@@ -968,6 +983,88 @@ def test_a_request_after_session_transaction_has_a_session_of_its_own(
     assert SEEN_SESSIONS[-1] is not session()
 
 
+def test_the_test_reads_what_a_view_put_in_g_inside_with_client(
+    session: scoped_session[Session], client: FlaskClient
+) -> None:
+    """A request's g is its own context's: the test reads it inside `with client:`, which keeps that context."""
+    client.get("/probe/g")
+    assert "user" not in g
+    with client:
+        client.get("/probe/g")
+        assert g.user == "ada"
+
+
+def test_an_object_the_test_loaded_before_a_request_changed_it_is_fresh_once_refreshed(
+    session: scoped_session[Session], client: FlaskClient
+) -> None:
+    """A request commits on a Session of its own: what the test's Session loaded keeps its old values until
+    refreshed (or expired), as it would beside any other connection."""
+    item = Item(name=CANARY)
+    session.add(item)
+    session.commit()
+    assert item.name == CANARY  # loaded again after the commit
+    client.post(f"/probe/rename/{CANARY}/renamed")
+    assert item.name == CANARY
+    session.refresh(item)
+    assert item.name == "renamed"
+
+
+flask_3_1_habits = pytest.mark.skipif(FLASK >= (3, 2), reason="Flask 3.2 gives every request a context of its own")
+
+
+@flask_3_1_habits
+def test_with_requests_share_context_the_test_reads_g_after_a_request(
+    requests_share_context: None, session: scoped_session[Session], client: FlaskClient
+) -> None:
+    """Flask <= 3.1's habit, by the switch: the request ran in the test's context, so its g is the test's."""
+    client.get("/probe/g")
+    assert g.user == "ada"
+
+
+@flask_3_1_habits
+def test_with_requests_share_context_objects_loaded_before_a_request_are_fresh(
+    requests_share_context: None, session: scoped_session[Session], client: FlaskClient
+) -> None:
+    """Flask <= 3.1's habit, by the switch: the request ran on the test's Session, whose commit expired them."""
+    item = Item(name=CANARY)
+    session.add(item)
+    session.commit()
+    assert item.name == CANARY
+    client.post(f"/probe/rename/{CANARY}/renamed")
+    assert item.name == "renamed"
+
+
+@flask_3_1_habits
+def test_with_requests_share_context_a_request_runs_on_the_tests_session(
+    requests_share_context: None, session: scoped_session[Session], client: FlaskClient
+) -> None:
+    """Flask <= 3.1's habit, by the switch: one Session for the test and its requests."""
+    client.get("/probe/session")
+    assert SEEN_SESSIONS[-1] is session()
+
+
+@flask_3_1_habits
+def test_requests_share_context_holds_for_its_transaction_only(
+    connection: TestConnection, app: Flask, probe_views: None
+) -> None:
+    """The switch is off again in the next test."""
+    with connection.transaction(requests_share_context=True):
+        pass
+    with connection.transaction() as session:
+        app.test_client().get("/probe/session")
+        assert SEEN_SESSIONS[-1] is not session()
+
+
+@pytest.mark.skipif(FLASK < (3, 2), reason="Flask <= 3.1 has the habit")
+def test_requests_share_context_on_flask_3_2_says_what_to_do_instead(connection: TestConnection) -> None:
+    """Flask 3.2 has no such habit: the switch raises, naming `with client:` and refresh."""
+    with (
+        pytest.raises(TestSetupError, match=r"`with client:`.*refresh"),
+        connection.transaction(requests_share_context=True),
+    ):
+        pass
+
+
 def test_a_streamed_response_runs_on_the_views_session_but_on_flask_3_1_2_to_3_1_x(client: FlaskClient) -> None:
     """A stream_with_context generator runs on the view's Session, but Flask 3.1.2 up to 3.2 tears the view's
     context down when the view returns and pushes it again for the generator, which so gets a new Session."""
@@ -991,6 +1088,89 @@ def test_postgresql_now_is_the_same_for_the_whole_test(session: scoped_session[S
     session.commit()
     time.sleep(0.01)
     assert session.scalar(text("SELECT now()")) == before
+
+
+# -- Apps made during the run: taken over like the app under test.
+
+
+def other_app(tmp_path: Path, **config: t.Any) -> Flask:
+    """The conftest's factory called again in a test, as a config test does; the test database by default."""
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": os.environ["TEST_DATABASE_URL"], **config})
+    app.instance_path = str(tmp_path)
+    return app
+
+
+def test_an_app_made_during_a_test_commits_inside_its_transaction(
+    session: scoped_session[Session], tmp_path: Path
+) -> None:
+    """A request to an app the test made commits inside the test's transaction: the test sees the row, and the
+    next test does not (every test starts from an empty table)."""
+    assert other_app(tmp_path).test_client().post(f"/items/{CANARY}").status_code == 201
+    assert count_items(session) == 1
+
+
+def test_an_app_made_during_a_test_has_its_engine_connections_join_the_test(
+    session: scoped_session[Session], tmp_path: Path
+) -> None:
+    """db.engine of an app the test made hands out the test's connection, in a savepoint of its own."""
+    with other_app(tmp_path).app_context(), db.engine.begin() as engine_connection:
+        engine_connection.execute(insert(Item).values(name=CANARY))
+    assert count_items(session) == 1
+
+
+def test_an_app_made_during_a_test_for_another_database_keeps_its_url_and_writes_to_the_tests(
+    session: scoped_session[Session], tmp_path: Path
+) -> None:
+    """An app made for another database on the same driver (a production config) reads its own URL, and its
+    connections are the test's, on the run's database: nothing reaches the database it names."""
+    production = str(tmp_path / "production.db") if BACKEND == "sqlite" else "production_only"
+    url = make_url(os.environ["TEST_DATABASE_URL"]).set(database=production)
+    with other_app(tmp_path, SQLALCHEMY_DATABASE_URI=url).app_context(), db.engine.begin() as engine_connection:
+        assert db.engine.url == url
+        engine_connection.execute(insert(Item).values(name=CANARY))
+    assert count_items(session) == 1
+    assert not Path(production).exists()
+
+
+ANOTHER_DRIVER = "sqlite:///production.db" if BACKEND != "sqlite" else "postgresql+psycopg://nobody@127.0.0.1:9/prod"
+
+
+def test_an_app_made_during_a_test_for_another_driver_refuses_naming_the_fix(
+    session: scoped_session[Session], tmp_path: Path
+) -> None:
+    """An app made for a database on another driver cannot join the test's connection: its engine refuses, saying
+    how to make it on the test database, and nothing is written."""
+    with (
+        other_app(tmp_path, SQLALCHEMY_DATABASE_URI=ANOTHER_DRIVER).app_context(),
+        pytest.raises(RuntimeError, match=r"another driver .*os.environ\['TEST_DATABASE_URL'\]"),
+    ):
+        db.engine.connect()
+    assert not (tmp_path / "production.db").exists()
+
+
+def test_an_app_made_during_a_test_refuses_between_tests(connection: TestConnection, tmp_path: Path) -> None:
+    """An app made in one test and used after it writes nothing for good: its engine is the run's, blocked."""
+    with connection.transaction():
+        app = other_app(tmp_path)
+    with app.app_context(), pytest.raises(RuntimeError, match="outside the fixture pair"):
+        db.session.add(Item(name=CANARY))
+        db.session.commit()
+
+
+def test_closing_the_run_gives_an_app_made_during_it_its_own_engine(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """After the run the app made during it has the engine its own config made, and the ScopedDB its init_app."""
+    with notes_db.test_connection(make_app(notes_db)) as test_connection:
+        with test_connection.transaction():
+            app = make_app(notes_db)
+            with app.app_context():
+                run_engine = notes_db.engine
+        assert "init_app" in vars(notes_db)
+    assert "init_app" not in vars(notes_db)
+    with app.app_context():
+        assert notes_db.engine is not run_engine
+        assert notes_db.session.scalar(select(1)) == 1
 
 
 # -- The pair and db.engine: connections taken from the engine join the test.
@@ -1864,6 +2044,13 @@ def test_leaves_a_request_context_pushed(app, db_session):
 def test_clean_after_leaves_a_request_context_pushed(db_session, db):
     assert_clean(db_session, db)
 
+def test_leaves_a_shared_request_context_pushed(app, db_session, requests_share_context):
+    app.test_request_context().push()
+    app_ctx.g.mine = True
+
+def test_clean_after_leaves_a_shared_request_context_pushed(db_session, db):
+    assert_clean(db_session, db)
+
 def fail_once(exc):
     if FAIL_ONCE:
         FAIL_ONCE.pop()
@@ -2003,6 +2190,11 @@ INNER_FAILURES = {
     "ERROR at teardown of test_leaves_a_context_whose_teardown_raises": r"TestFailure: The test left 1 app context",
     "ERROR at teardown of test_commits_through_the_engine": "TestFailure: The code under test ended the outer",
 }
+INNER_FAILURES["ERROR at teardown of test_leaves_a_shared_request_context_pushed"] = (
+    r"TestFailure: The test left 1 request context\(s\) pushed"
+    if FLASK < (3, 2)
+    else "TestSetupError: requests_share_context keeps a habit of Flask <= 3.1"  # at its set-up, in fact
+)
 if BACKEND == "sqlite":
     INNER_FAILURES["FAILED test_commits_by_truncate"] = "OperationalError"  # SQLite has no TRUNCATE
 elif BACKEND in ("mysql", "mariadb"):
@@ -2295,6 +2487,7 @@ import pytest
 from sqlalchemy import func, select
 
 from conftest import Item
+from conftest import db as the_db
 
 def test_forgets_the_pair_in_a_context_of_its_own(app, db):
     with app.app_context():
@@ -2311,6 +2504,23 @@ def test_forgets_the_pair_under_pytest_flask(request, app, db):
     db.session.add(Item(name="forgotten"))
     db.session.commit()
 
+@pytest.mark.usefixtures("db")
+def test_forgets_the_pair_naming_only_db():
+    the_db.session.add(Item(name="forgotten"))
+    the_db.session.commit()
+
+@pytest.fixture
+def user(db):
+    db.session.add(Item(name="forgotten"))
+    db.session.commit()
+
+def test_forgets_the_pair_in_a_fixture_of_its_own(user):
+    pass
+
+def test_forgets_the_pair_with_the_engine_and_no_context(db):
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO item (name) VALUES ('forgotten')")
+
 def test_never_touches_the_database(app):
     assert app.config["TESTING"]
 
@@ -2325,12 +2535,63 @@ def test_a_test_that_forgets_the_pair_fails_and_writes_nothing(tmp_path: Path, p
     """Using the app's database without db_session fails at once, naming db_session, and leaves no row."""
     options = ["-p", "no:xdist"] if pytest_flask == "with pytest-flask" else ["-p", "no:xdist", "-p", "no:flask"]
     report = run_pytest(tmp_path, CONFTEST, FORGETFUL_TESTS, *options)
-    forgetful = {"test_forgets_the_pair_in_a_context_of_its_own", "test_forgets_the_pair_with_the_engine"}
+    forgetful = {
+        "FAILED test_forgets_the_pair_in_a_context_of_its_own",
+        "FAILED test_forgets_the_pair_with_the_engine",
+        "FAILED test_forgets_the_pair_naming_only_db",
+        "ERROR at teardown of test_forgets_the_pair_in_a_fixture_of_its_own",  # at its set-up, in fact
+        "FAILED test_forgets_the_pair_with_the_engine_and_no_context",
+    }
     if pytest_flask == "with pytest-flask":
-        forgetful.add("test_forgets_the_pair_under_pytest_flask")
-    assert set(summary(report)) == {f"FAILED {name}" for name in forgetful}, report
+        forgetful.add("FAILED test_forgets_the_pair_under_pytest_flask")
+    assert set(summary(report)) == forgetful, report
     assert all("outside the fixture pair" in reason and "db_session" in reason for reason in summary(report).values())
     assert re.search(r"^PASSED test_inner\.py::test_finds_no_row", report, re.MULTILINE), report
+
+
+def test_db_session_with_no_app_context_between_tests_names_the_pair(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """Outside a test and any app context, db.session raises the blocker's message, not Flask's."""
+    with (
+        notes_db.test_connection(make_app(notes_db)),
+        pytest.raises(RuntimeError, match="outside the fixture pair.*name db_session"),
+    ):
+        notes_db.session.execute(select(1))
+
+
+def test_db_engine_with_no_app_context_between_tests_names_the_pair(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """Outside a test and any app context, db.engine raises the blocker's message, not Flask's."""
+    with (
+        notes_db.test_connection(make_app(notes_db)),
+        pytest.raises(RuntimeError, match="outside the fixture pair.*name db_session"),
+    ):
+        notes_db.engine  # noqa: B018
+
+
+def test_a_thread_of_a_test_with_no_app_context_gets_flasks_message(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """During a test, code with no app context (a bare thread) gets Flask's own message, which is right there."""
+    with (
+        notes_db.test_connection(make_app(notes_db)) as test_connection,
+        test_connection.transaction(),
+        concurrent.futures.ThreadPoolExecutor(1) as threads,
+        pytest.raises(RuntimeError, match="Working outside of application context"),
+    ):
+        threads.submit(notes_db.session.execute, select(1)).result()
+
+
+def test_after_the_run_db_session_with_no_app_context_gets_flasks_message(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """Closing the run gives db.session its own scope back."""
+    with notes_db.test_connection(make_app(notes_db)):
+        pass
+    with pytest.raises(RuntimeError, match="Working outside of application context"):
+        notes_db.session.execute(select(1))
 
 
 LIVE_SERVER_TESTS = """
@@ -2902,10 +3163,21 @@ def test_the_runs_database_has_the_named_databases_schemas_empty_whether_made_or
 HERE = Path(__file__).parent
 
 
+def test_every_line_the_readme_names_in_the_conftest_is_there() -> None:
+    """The README names the lines that start and end the conftest's example part (and its other marker lines)
+    as they are in conftest.py: a copy edited by the README finds them."""
+    named = re.findall(r"`(# -- [^`]*)`", (HERE / "README.md").read_text())
+    lines = (HERE / "conftest.py").read_text().splitlines()
+    assert {"# -- The example app.", "# -- End of the example part."} <= set(named)
+    assert [line for line in named if not any(conftest_line.startswith(line) for conftest_line in lines)] == []
+
+
 def test_every_python_block_in_the_readme_is_code_the_suite_runs() -> None:
-    """Each Python block of README.md appears verbatim in a file that these tests run (a method shown on its
-    own, as ruff formats it there, one indentation level deeper)."""
-    blocks = re.findall(r"```python\n(.*?)```", (HERE / "README.md").read_text(), re.DOTALL)
+    """Each Python block of README.md (a block in a list item taken out of the item's indentation) appears
+    verbatim in a file that these tests run (a method shown on its own, as ruff formats it there, one
+    indentation level deeper)."""
+    found = re.findall(r"^( *)```python\n(.*?)^\1```", (HERE / "README.md").read_text(), re.DOTALL | re.MULTILINE)
+    blocks = [textwrap.dedent(block) for _, block in found]
     sources = [path.read_text() for path in [HERE / "conftest.py", Path(__file__), *HERE.glob("examples/**/*.py")]]
     assert blocks
     missing = [block for block in blocks if not any(block in source for source in sources)]
@@ -3131,7 +3403,17 @@ def test_the_blog_behaves_the_same_before_and_after(blog: tuple[t.Any, Flask]) -
     assert client.get("/articles/4").json == {"title": "a4"}
     for url in ["/articles?page=4", "/articles?page=0", "/articles?page=x", "/titles?per_page=-1", "/articles/99"]:
         assert client.get(url).status_code == 404, url
-    assert sorted(module.db.metadata.tables) == ["article_tag", "blog_article"]
+    assert sorted(module.db.metadata.tables) == ["article_tag", "blog_article", "comment"]
+
+
+def test_a_backref_works_before_and_after(blog: tuple[t.Any, Flask]) -> None:
+    """db.backref becomes sqlalchemy.orm.backref: the reverse side is there, in its order."""
+    module, app = blog
+    with app.app_context():
+        article = module.db.session.scalars(select(module.BlogArticle).filter_by(title="a1")).one()
+        module.db.session.add_all([module.Comment(article=article, text=text) for text in ("first", "second")])
+        module.db.session.commit()
+        assert [comment.text for comment in article.comments] == ["first", "second"]
 
 
 def test_query_recipe_works_on_model_query_and_session_query(blog: tuple[t.Any, Flask]) -> None:
@@ -3215,6 +3497,23 @@ SHOP_CONFTEST_COMMAND = (
     r" -e '/^# -- The example app\./,/^# -- End of the example part\./c\# isort: split\nfrom shop import"
     r" create_app\nfrom shop.extensions import db' conftest.py > examples/shop/tests/conftest.py"
 )
+
+
+def test_the_moving_examples_conftest_is_ours_with_its_example_part_and_factory_call_replaced() -> None:
+    """examples/moving/conftest.py is conftest.py with the example part replaced by the blog's imports, and the
+    app fixture's factory call by a config class made in the fixture, as the README's steps 1 and 2 say."""
+    ours = (HERE / "conftest.py").read_text()
+    start, end = ours.index("# -- The example app."), ours.index("\n", ours.index("# -- End of the example part.")) + 1
+    imports = "# isort: split\nfrom blog import TestConfig\nfrom blog import create_app\nfrom blog import db\n"
+    call = '    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": os.environ["TEST_DATABASE_URL"]})\n'
+    testing = (
+        "\n    class Testing(TestConfig):  # here: TEST_DATABASE_URL names the run's database from pytest_configure on\n"
+        '        SQLALCHEMY_DATABASE_URI = os.environ["TEST_DATABASE_URL"]\n\n    app = create_app(Testing)\n'
+    )
+    assert call in ours
+    assert (HERE / "examples" / "moving" / "conftest.py").read_text() == (ours[:start] + imports + ours[end:]).replace(
+        call, testing
+    )
 
 
 def test_the_shop_conftest_is_ours_with_only_the_example_part_replaced() -> None:
@@ -3553,6 +3852,35 @@ def test_sqlalchemy_binds_is_refused_pointing_to_the_second_database_recipe() ->
     assert "\n#### A second database\n" in readme.split("\n### Recipes\n")[1]
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "instead"),
+    [
+        ("SQLALCHEMY_POOL_SIZE", 20, "SQLALCHEMY_ENGINE_OPTIONS['pool_size']"),
+        ("SQLALCHEMY_MAX_OVERFLOW", 0, "SQLALCHEMY_ENGINE_OPTIONS['max_overflow']"),
+        ("SQLALCHEMY_COMMIT_ON_TEARDOWN", True, "db.session.commit()"),
+    ],
+)
+def test_a_flask_sqlalchemy_2_setting_is_refused_naming_what_to_use(key: str, value: object, instead: str) -> None:
+    """Flask-SQLAlchemy 2's pool and commit-on-teardown settings, which would be lost without a word, are refused,
+    naming the setting to use and the README's section, which exists."""
+    app = Flask(__name__)
+    app.config.update({"SQLALCHEMY_DATABASE_URI": "sqlite://", key: value})
+    with pytest.raises(
+        RuntimeError, match=re.escape(f"{key}'] is a setting of Flask-SQLAlchemy 2") + ".*" + re.escape(instead)
+    ):
+        ScopedDB(app)
+    assert "\n### From Flask-SQLAlchemy 2.x\n" in (Path(__file__).parent / "README.md").read_text()
+
+
+def test_a_flask_sqlalchemy_2_setting_left_at_its_default_is_ignored() -> None:
+    """None and False are Flask-SQLAlchemy 2's own defaults, which lose nothing."""
+    app = Flask(__name__)
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI="sqlite://", SQLALCHEMY_POOL_SIZE=None, SQLALCHEMY_COMMIT_ON_TEARDOWN=False
+    )
+    ScopedDB(app)
+
+
 def test_sqlalchemy_echo_sets_echo_and_echo_pool(make_app: t.Callable[..., Flask]) -> None:
     """SQLALCHEMY_ECHO = True echoes the engine and its pool, as in Flask-SQLAlchemy."""
     db = ScopedDB()
@@ -3704,7 +4032,10 @@ def test_the_module_imports_where_fcntl_is_missing() -> None:
 
 def test_a_conftest_written_for_another_release_is_named_with_both_versions() -> None:
     """check_version() refuses test code written for another minor release, naming both and where to look."""
-    with pytest.raises(TestSetupError, match=r"written for flask_scoped_db 0\.1\.0, and flask_scoped_db\.py is 0\.2"):
+    with pytest.raises(
+        TestSetupError,
+        match=rf"written for flask_scoped_db 0\.1\.0, and flask_scoped_db\.py is {re.escape(flask_scoped_db.__version__)}",
+    ):
         check_version("0.1.0")
 
 
@@ -3712,7 +4043,7 @@ def test_a_conftest_written_for_another_release_is_named_with_both_versions() ->
 def test_a_conftest_written_for_another_release_stops_the_run_once(tmp_path: Path) -> None:
     """A conftest.py whose WRITTEN_FOR names another minor release stops a -n 2 run before any test, once,
     with exit code 4 and both versions named."""
-    conftest = CONFTEST.replace('WRITTEN_FOR = "0.2.1"', 'WRITTEN_FOR = "0.1.0"')
+    conftest = CONFTEST.replace(f'WRITTEN_FOR = "{flask_scoped_db.__version__}"', 'WRITTEN_FOR = "0.1.0"')
     assert conftest != CONFTEST
     run = inner_pytest(tmp_path, conftest, SLOW_TESTS, "-n", "2")
     report = run.communicate(timeout=300)[0]

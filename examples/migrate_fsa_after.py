@@ -17,6 +17,8 @@ from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Table
 from sqlalchemy import select
+from sqlalchemy.orm import backref
+from sqlalchemy.orm import relationship
 
 
 class ArticleQuery(Query["BlogArticle"]):
@@ -35,6 +37,15 @@ class BlogArticle(Base):
     id = Column(Integer, primary_key=True)
     title = Column(String(100), nullable=False)
     published = Column(Boolean, nullable=False, default=False)
+
+
+class Comment(Base):
+    """A comment on an article."""
+
+    id = Column(Integer, primary_key=True)
+    article_id = Column(Integer, ForeignKey("blog_article.id"), nullable=False)
+    text = Column(String(200), nullable=False)
+    article = relationship("BlogArticle", backref=backref("comments", order_by=id))
 
 
 article_tag = Table(

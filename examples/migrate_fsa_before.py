@@ -34,6 +34,13 @@ class BlogArticle(db.Model):
     published = db.Column(db.Boolean, nullable=False, default=False)
 
 
+class Comment(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    article_id = db.Column(db.Integer, db.ForeignKey("blog_article.id"), nullable=False)
+    text = db.Column(db.String(200), nullable=False)
+    article = db.relationship("BlogArticle", backref=db.backref("comments", order_by=id))
+
+
 article_tag = db.Table(
     "article_tag",
     db.Column("article_id", db.ForeignKey("blog_article.id"), primary_key=True),

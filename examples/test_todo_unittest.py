@@ -49,7 +49,7 @@ from todo import create_app
 from todo import db
 
 # The flask_scoped_db release this file was written for: README, "Upgrading".
-WRITTEN_FOR = "0.2.1"
+WRITTEN_FOR = "0.3.0"
 
 _T = t.TypeVar("_T")
 

@@ -27,7 +27,6 @@ from pathlib import Path
 import flask.ctx
 import flask.globals
 from flask import Flask
-from flask import current_app
 from flask.ctx import AppContext
 from flask.globals import app_ctx
 from sqlalchemy import URL
@@ -58,7 +57,7 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.util import ScopedRegistry
 from werkzeug.exceptions import NotFound
 
-__version__ = "0.2.1"
+__version__ = "0.3.0"
 __all__ = ["ScopedDB", "TestConnection", "TestDatabase", "TestFailure", "TestSetupError", "check_version"]
 
 _M = t.TypeVar("_M")
@@ -157,7 +156,7 @@ class ScopedDB:
     @property
     def engine(self) -> Engine:
         """The current app's :class:`~sqlalchemy.Engine`."""
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        app = t.cast(AppContext, self._registry.scopefunc()).app
         state: _State | None = app.extensions.get(_EXTENSION_KEY)
         if state is None or state.db is not self:
             raise RuntimeError(f"This ScopedDB is not initialised on app {app.name!r}: did you forget init_app(app)?")
@@ -250,7 +249,9 @@ class _ContextRegistry(ScopedRegistry[Session]):
     was skipped, or a later teardown made a new Session) closes that Session at
     once from the callback: a Session is in reference cycles of its own, so
     only the cyclic garbage collector would free it otherwise. A context's id
-    is not reused before the callback has removed its entry.
+    is not reused before the callback has removed its entry. ``scopefunc``
+    finds the context (and ``ScopedDB.engine`` through it): a TestConnection
+    replaces it for its run, to say why there is none between tests.
     """
 
     # id(context): (its Session, a weak reference to it whose callback closes that Session)
@@ -261,7 +262,7 @@ class _ContextRegistry(ScopedRegistry[Session]):
         _registries.add(self)
 
     def __call__(self) -> Session:
-        context = _current_app_context()
+        context = self.scopefunc()
         try:
             return self.registry[id(context)][0]
         except KeyError:
@@ -303,6 +304,16 @@ _model_classes: weakref.WeakSet[type] = weakref.WeakSet()
 # Every engine and registry made here, for _forget_the_parents_connections.
 _engines: weakref.WeakSet[Engine] = weakref.WeakSet()
 _registries: weakref.WeakSet[_ContextRegistry] = weakref.WeakSet()
+
+
+# What Flask-SQLAlchemy 3 dropped of 2's settings, which an app moving from 2.x would lose without a word.
+_FLASK_SQLALCHEMY_2_KEYS = {
+    "SQLALCHEMY_POOL_SIZE": "SQLALCHEMY_ENGINE_OPTIONS['pool_size']",
+    "SQLALCHEMY_POOL_TIMEOUT": "SQLALCHEMY_ENGINE_OPTIONS['pool_timeout']",
+    "SQLALCHEMY_POOL_RECYCLE": "SQLALCHEMY_ENGINE_OPTIONS['pool_recycle']",
+    "SQLALCHEMY_MAX_OVERFLOW": "SQLALCHEMY_ENGINE_OPTIONS['max_overflow']",
+    "SQLALCHEMY_COMMIT_ON_TEARDOWN": "db.session.commit() where the view's work is done",
+}
 
 
 def _database_url(app: Flask) -> URL:
@@ -349,6 +360,12 @@ def _make_engine(app: Flask, defaults: dict[str, t.Any]) -> Engine:
             " app. Remove it, and route a second database's models as the README shows (Recipes,"
             " 'A second database')."
         )
+    for key, instead in _FLASK_SQLALCHEMY_2_KEYS.items():
+        if (value := app.config.get(key)) is not None and value is not False:
+            raise RuntimeError(
+                f"app.config[{key!r}] is a setting of Flask-SQLAlchemy 2 that ScopedDB does not read: use"
+                f" {instead} instead (README, 'From Flask-SQLAlchemy 2.x')."
+            )
     options = {**defaults, **config_options}
     # As in Flask-SQLAlchemy: SQLALCHEMY_ECHO sets both, explicit options win.
     echo = app.config.get("SQLALCHEMY_ECHO", False)
@@ -508,9 +525,16 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
       reach the driver); between tests, and in a forked child, it refuses,
       with a message that names the fix, so nothing is written for good;
     - on Flask <= 3.1, every request pushes an app context of its own, as
-      Flask 3.2 does, so each request has a Session of its own;
+      Flask 3.2 does, so each request has a Session of its own (unless a
+      test asks for Flask 3.1's habit: :meth:`transaction`);
     - ``app.test_cli_runner()`` runs each command in an app context of its
-      own, as ``flask <command>`` does.
+      own, as ``flask <command>`` does;
+    - every app that ``db.init_app`` sets up (a test calls the factory
+      again) is taken over the same way: its ``db.engine`` is the run's
+      engine under the app's own URL, or, where the app needs another
+      driver, refuses;
+    - outside any app context between tests, ``db.session`` and
+      ``db.engine`` raise the blocker's message rather than Flask's.
 
     All of it is undone by :meth:`close`, which also drops the tables it
     created.
@@ -540,31 +564,76 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         # or an engine's execution options), it ends in this call, with the DBAPI connection
         # the pool handed out. (The test's own connection: _transactional.)
         self.engine.dialect.set_isolation_level = self._set_isolation_level  # type: ignore[method-assign]
+        db._registry.scopefunc = self._app_context
         _open_test_connections.add(self)
-        if _RequestContextOfItsOwn is not None:  # pragma: no branch (None on Flask 3.2)
-            own = _RequestContextOfItsOwn
-            app.request_context = lambda environ: own(app, environ)  # type: ignore[method-assign]
-        self._cli_runner_class, app.test_cli_runner_class = app.test_cli_runner_class, _cli_runner_of_its_own_context()
+        self._requests_share_context = False
+        # Each app taken over, with its own engine and CLI runner class to give back.
+        self._apps: list[tuple[Flask, Engine, type[t.Any] | None]] = []
+        self._take_over(app, self.engine)
+        db.init_app = self._init_app  # type: ignore[method-assign]
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def close(self) -> None:
-        """Give the app its engine, request contexts and CLI runner back,
+        """Give the apps their engines, request contexts and CLI runners back,
         close the connection and drop the tables it created."""
-        self.app.test_cli_runner_class = self._cli_runner_class
-        if _RequestContextOfItsOwn is not None:  # pragma: no branch (None on Flask 3.2)
-            del self.app.request_context
+        del self.db.init_app
+        for app, engine, cli_runner_class in reversed(self._apps):
+            app.test_cli_runner_class = cli_runner_class
+            if _RequestContextOfItsOwn is not None:  # pragma: no branch (None on Flask 3.2)
+                del app.request_context
+            app.extensions[_EXTENSION_KEY] = _State(self.db, engine)
         self.engine.pool = self._pool.original
         event.remove(self.engine, "before_cursor_execute", self._pool.sql_sent)
         event.remove(self.engine, "set_connection_execution_options", self._keep_isolation_level)
         del self.engine.dialect.set_isolation_level
+        self.db._registry.scopefunc = _current_app_context
         _open_test_connections.discard(self)
         if self.connection.dialect.name == "mysql" and not self.connection.invalidated:
             _reset_mariadb_session(self.connection)  # after a USE, say, the drop goes to a new connection
         self.connection.close()
         if self._drop_tables:
             self.db.metadata.drop_all(self.engine)
+
+    def _init_app(self, app: Flask) -> None:
+        """``db.init_app`` for the run: an app made while it runs (a test
+        calls the factory with another config) is taken over too."""
+        type(self.db).init_app(self.db, app)
+        self._take_over(app, app.extensions[_EXTENSION_KEY].engine)
+
+    def _take_over(self, app: Flask, engine: Engine) -> None:
+        """For the run: on Flask <= 3.1, ``app``'s requests push an app context
+        of their own (unless a test asks to share its own); its CLI runner runs
+        each command in a context of its own; and ``db.engine`` is the run's
+        engine, with ``engine``'s URL and execution options, or, where it needs
+        another driver, refuses."""
+        if engine is not self.engine:
+            if type(engine.dialect) is type(self.engine.dialect):
+                # An OptionEngine: the run's pool, dialect (initialised) and events, under the app's own URL.
+                run_engine = self.engine.execution_options(**engine.get_execution_options())
+                run_engine.url = engine.url
+                app.extensions[_EXTENSION_KEY] = _State(self.db, run_engine)
+            else:
+                message = _OTHER_DRIVER.format(app=app.name, url=_masked(engine.url), ours=self.engine.url.drivername)
+                engine.pool = NullPool(functools.partial(_refuse, message), dialect=engine.dialect)
+        if _RequestContextOfItsOwn is not None:  # pragma: no branch (None on Flask 3.2)
+            own, shared = _RequestContextOfItsOwn, flask.ctx.RequestContext
+            app.request_context = lambda environ: (  # type: ignore[method-assign]
+                shared if self._requests_share_context else own
+            )(app, environ)
+        self._apps.append((app, engine, app.test_cli_runner_class))
+        app.test_cli_runner_class = _cli_runner_of_its_own_context()
+
+    def _app_context(self) -> object:
+        """``db.session``'s scope for the run: the current app context, or,
+        between tests, the blocker's message rather than Flask's."""
+        try:
+            return _current_app_context()
+        except RuntimeError:
+            if self._pool.joined:
+                raise  # a thread of the test's that pushed no context: Flask's own message says it
+            raise RuntimeError(_BLOCKED) from None
 
     def _keep_isolation_level(self, connection: Connection, options: dict[str, t.Any]) -> None:
         # A Session's isolation level (SQLAlchemy's per-Session recipe) would be set on the test's
@@ -579,7 +648,9 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
             type(self.engine.dialect).set_isolation_level(self.engine.dialect, dbapi_connection, level)  # type: ignore[arg-type]
 
     @contextlib.contextmanager
-    def transaction(self, *, restart_ids: bool = False) -> t.Iterator[scoped_session[Session]]:
+    def transaction(
+        self, *, restart_ids: bool = False, requests_share_context: bool = False
+    ) -> t.Iterator[scoped_session[Session]]:
         """One test: a transaction on :attr:`connection`, rolled back after
         the block, with an app context pushed for the block; yields
         ``db.session``.
@@ -594,6 +665,11 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         :param restart_ids: Start every autoincrement id where it would start
             in tables holding only the rows committed for the run, 1 in an
             empty one (PostgreSQL and MariaDB keep counting otherwise).
+        :param requests_share_context: Run the test client's requests in
+            the test's app context, on the test's Session and ``g``, as
+            Flask <= 3.1 does by itself (README, "Requests"). Flask 3.2
+            gives every request a context of its own: there it raises.
+        :raises TestSetupError: ``requests_share_context`` on Flask 3.2.
         :raises TestFailure: after the block (chained to the block's own
             exception, if it raised one), naming each thing the code under
             test did that escaped the transaction or was left behind: it ended
@@ -601,6 +677,8 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
             contexts pushed, a teardown raised, the server dropped the
             connection. Whatever it did, the next transaction starts clean.
         """
+        if requests_share_context and _RequestContextOfItsOwn is None:  # pragma: no cover (Flask 3.2)
+            raise TestSetupError(_SHARED_ON_FLASK_3_2)
         connection, pool, db = self.connection, self._pool, self.db
         transaction = _begin_clean(connection, pool, restart_ids)
         factory = db.session.session_factory
@@ -610,6 +688,8 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         # Session into an External Transaction (such as for test suites)".
         factory.configure(bind=connection, join_transaction_mode="create_savepoint")
         pool.join(connection)
+        self._requests_share_context = requests_share_context
+        request = _current_request_context()  # pytest-flask's, say: it stays
         context = self.app.app_context()
         context.push()
         failed: BaseException | None = None
@@ -619,16 +699,18 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
             failed = error
             raise
         finally:
-            if problems := self._end(context, transaction, user_options):
+            if problems := self._end(context, request, transaction, user_options):
                 raise TestFailure(problems) from failed  # the block's own failure is its cause
 
-    def _end(self, context: AppContext, transaction: RootTransaction, user_options: dict[str, t.Any]) -> list[str]:
+    def _end(
+        self, context: AppContext, request: object, transaction: RootTransaction, user_options: dict[str, t.Any]
+    ) -> list[str]:
         """Undo one test, and say what its code did wrong."""
         connection, pool, db = self.connection, self._pool, self.db
         problems: list[str] = []
         pool.ending = True
         try:
-            problems += _pop_contexts_above(context)
+            problems += _pop_contexts_above(context, request)
             try:
                 # Whatever the code under test sent through a Session ran inside
                 # one of that Session's savepoints. A COMMIT (or DDL or TRUNCATE
@@ -643,6 +725,7 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
                 problems.append(f"A teardown_appcontext function raised {_describe(error)}.")
         finally:
             db.session.session_factory.kw = user_options
+            self._requests_share_context = False
             problems += pool.block()
             if not transaction.is_active:  # connection.commit() or rollback()
                 problems.append(_ENDED.format("the Connection's transaction was ended"))
@@ -705,6 +788,11 @@ _UNDONE = (
     "A rollback undid what another Session or db.engine connection had written or committed inside its"
     " savepoint, which separate connections would have kept (README, 'What rollback() undoes')."
 )
+_SHARED_ON_FLASK_3_2 = (
+    "requests_share_context keeps a habit of Flask <= 3.1, where a request reuses the test's app context;"
+    " Flask 3.2 gives every request a context of its own, with Flask-SQLAlchemy too. Read what a view put"
+    " in g inside `with client:`, and refresh objects loaded before a request (README, 'Requests')."
+)
 _NO_TRANSACTION = (
     "This statement cannot run inside a transaction, and in a test every statement runs inside the test's,"
     " on AUTOCOMMIT connections too: test it outside the fixture pair (README, 'Limits'). ({})"
@@ -718,6 +806,18 @@ _BLOCKED = (
     " in a session-scoped fixture through the connection fixture, with a Session(bind=connection.connection)"
     " that commits; they stay for the run, and go with its tables (README, 'Testing', 'Rows for the whole run')."
 )
+
+
+_OTHER_DRIVER = (
+    "The app {app!r} was made while the tests run, for a database on another driver ({url}) than the tests'"
+    " ({ours}): its engine cannot join the test's transaction, and refuses so that nothing is written for good."
+    " Make it with the test database's URL (SQLALCHEMY_DATABASE_URI = os.environ['TEST_DATABASE_URL'] in the"
+    " config it is made with): README, 'Moving an existing suite'."
+)
+
+
+def _refuse(message: str) -> t.NoReturn:
+    raise RuntimeError(message)
 
 
 # Every open TestConnection, for _no_test_transaction_in_a_child.
@@ -935,6 +1035,11 @@ class _TestPool(NullPool):
             )
         self._open.clear()
         return problems
+
+    @property
+    def joined(self) -> bool:
+        """Whether a test runs: connections are handed out."""
+        return self._dbapi_connection is not None
 
     def recreate(self) -> _TestPool:
         """``engine.dispose()`` keeps this pool: it holds no connections of its own."""
@@ -1180,23 +1285,40 @@ class _Cursor(contextlib.AbstractContextManager["_Cursor"]):
 # request push an app context of its own on Flask <= 3.1: these use its
 # context variables (Flask 2.3 to 3.2), and each use is tested on each.
 _cv_app: ContextVar[AppContext] = flask.globals._cv_app
+_cv_request: ContextVar[t.Any] | None = getattr(flask.globals, "_cv_request", None)  # None on Flask 3.2
 
 
-def _pop_contexts_above(context: AppContext) -> list[str]:
-    """Pop every app context (and, on Flask <= 3.1, request context) the test
-    left pushed above ``context``, running their teardowns; say what was left."""
+def _current_request_context() -> t.Any:
+    """The current request context on Flask <= 3.1 (None on 3.2, whose app contexts are request contexts)."""
+    return _cv_request.get(None) if _cv_request is not None else None
+
+
+def _pop_contexts_above(context: AppContext, request: object) -> list[str]:
+    """Pop every app context the test left pushed above ``context``, and on
+    Flask <= 3.1 every request context above ``request``, running their
+    teardowns; say what was left."""
     problems: list[str] = []
-    left = 0
+    left = shared = 0
     while (top := _cv_app.get(None)) is not None and top is not context and left < 100:
         left += 1
         owner = _RequestContextOfItsOwn.owner_of(top) if _RequestContextOfItsOwn is not None else None
-        try:
-            (owner or top).pop()
-        except Exception as error:  # noqa: BLE001 (their teardown functions may raise anything)
-            problems.append(f"Popping it raised {_describe(error)}.")
+        _pop(owner or top, problems)
+    # Requests that shared the test's app context (requests_share_context) pushed none of their own.
+    while (top := _current_request_context()) is not request and shared < 100:
+        shared += 1
+        _pop(top, problems)
     if left:
         problems.insert(0, f"The test left {left} app context(s) pushed: pop every context it pushes.")
+    if shared:
+        problems.insert(0, f"The test left {shared} request context(s) pushed: pop every context it pushes.")
     return problems
+
+
+def _pop(context: t.Any, problems: list[str]) -> None:
+    try:
+        context.pop()
+    except Exception as error:  # noqa: BLE001 (their teardown functions may raise anything)
+        problems.append(f"Popping it raised {_describe(error)}.")
 
 
 def _describe(error: BaseException) -> str:
@@ -1243,28 +1365,34 @@ if "RequestContext" in vars(flask.ctx):  # pragma: no branch (Flask <= 3.1; 3.2 
         Flask <= 3.1 reuses an app context that is already pushed, so a test
         client request inside the test's context would run on the test's
         Session. Hiding that context while this one is pushed gives every
-        request its own app context and Session, as Flask 3.2 does.
+        request its own app context and Session, as Flask 3.2 does. Pushed
+        again on the app context it made (``with client:`` keeps both after
+        the request), it hides nothing, and that context's ``g`` is current.
         """
 
         def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
             super().__init__(*args, **kwargs)
-            self._hidden: list[tuple[Token[AppContext], AppContext]] = []
+            self._made: AppContext | None = None  # the app context its first push made
+            self._hidden: list[tuple[Token[AppContext] | None, AppContext]] = []
 
         def push(self) -> None:
-            hidden = _cv_app.set(None)  # type: ignore[arg-type]
+            made = self._made is not None and _cv_app.get(None) is self._made
+            hidden = None if made else _cv_app.set(None)  # type: ignore[arg-type]
             super().push()
+            self._made = self._made or _cv_app.get()
             self._hidden.append((hidden, _cv_app.get()))
 
         def pop(self, *args: t.Any, **kwargs: t.Any) -> None:
             try:
                 super().pop(*args, **kwargs)
             finally:
-                _cv_app.reset(self._hidden.pop()[0])
+                if (hidden := self._hidden.pop()[0]) is not None:
+                    _cv_app.reset(hidden)
 
         @staticmethod
         def owner_of(app_context: AppContext) -> flask.ctx.RequestContext | None:
             """The current request context if it pushed ``app_context``."""
-            request = flask.globals._cv_request.get(None)
+            request = _current_request_context()
             hidden = getattr(request, "_hidden", None)  # only ours have it
             return request if hidden and hidden[-1][1] is app_context else None
 
