@@ -6,11 +6,13 @@ file); .ci/run runs them on SQLite, PostgreSQL and MariaDB.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import concurrent.futures
 import contextlib
 import contextvars
 import gc
+import io
 import os
 import re
 import shutil
@@ -21,6 +23,7 @@ import sys
 import textwrap
 import threading
 import time
+import tokenize
 import typing as t
 from importlib.metadata import version
 from pathlib import Path
@@ -3161,6 +3164,40 @@ def test_the_runs_database_has_the_named_databases_schemas_empty_whether_made_or
 # -- The README's code -------------------------------------------------------------
 
 HERE = Path(__file__).parent
+
+
+def code_lines(path: Path, start: str = "", end: str = "") -> int:
+    """The lines of code of ``path`` from the line ``start`` up to the line ``end`` (the whole file by
+    default): no blank, comment or docstring lines."""
+    source = path.read_text()
+    lines = source.splitlines()
+    first = lines.index(start) + 1 if start else 1
+    last = lines.index(end) + 1 if end else len(lines) + 1
+    docstrings: set[int] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            docstrings.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    code: set[int] = set()
+    skipped = (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER)
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type not in skipped:
+            code.update(range(token.start[0], token.end[0] + 1))
+    return len({line for line in code - docstrings if first <= line < last})
+
+
+def test_the_readmes_line_counts_are_the_files_within_a_tenth() -> None:
+    """The README's "about N lines of code" for the runtime part, the test part and conftest.py hold."""
+    readme = (HERE / "README.md").read_text()
+    stated = re.search(
+        r"about (\d+) lines of code built .*?test part of about (\d+) .*?of about (\d+) lines", readme, re.DOTALL
+    )
+    assert stated is not None
+    module, heading = (
+        HERE / "flask_scoped_db.py",
+        "# The test part: every test inside one transaction that is rolled back.",
+    )
+    counted = (code_lines(module, end=heading), code_lines(module, start=heading), code_lines(HERE / "conftest.py"))
+    assert all(abs(int(said) - real) <= real / 10 for said, real in zip(stated.groups(), counted)), counted
 
 
 def test_every_line_the_readme_names_in_the_conftest_is_there() -> None:

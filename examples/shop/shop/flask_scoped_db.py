@@ -130,7 +130,8 @@ class ScopedDB:
         Session when that context tears down.
 
         Reads ``SQLALCHEMY_DATABASE_URI`` (required), ``SQLALCHEMY_ENGINE_OPTIONS``
-        and ``SQLALCHEMY_ECHO`` (optional), and refuses ``SQLALCHEMY_BINDS``.
+        and ``SQLALCHEMY_ECHO`` (optional); refuses ``SQLALCHEMY_BINDS``, and
+        Flask-SQLAlchemy 2's pool and commit-on-teardown settings.
         Call it once per app; one ScopedDB may serve several apps. All or
         nothing: when it raises, ``app`` and this ScopedDB are as they were.
 
