@@ -1096,27 +1096,21 @@ def test_postgresql_now_is_the_same_for_the_whole_test(session: scoped_session[S
 # -- Apps made during the run: taken over like the app under test.
 
 
-def other_app(tmp_path: Path, **config: t.Any) -> Flask:
+def other_app(**config: t.Any) -> Flask:
     """The conftest's factory called again in a test, as a config test does; the test database by default."""
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": os.environ["TEST_DATABASE_URL"], **config})
-    app.instance_path = str(tmp_path)
-    return app
+    return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": os.environ["TEST_DATABASE_URL"], **config})
 
 
-def test_an_app_made_during_a_test_commits_inside_its_transaction(
-    session: scoped_session[Session], tmp_path: Path
-) -> None:
+def test_an_app_made_during_a_test_commits_inside_its_transaction(session: scoped_session[Session]) -> None:
     """A request to an app the test made commits inside the test's transaction: the test sees the row, and the
     next test does not (every test starts from an empty table)."""
-    assert other_app(tmp_path).test_client().post(f"/items/{CANARY}").status_code == 201
+    assert other_app().test_client().post(f"/items/{CANARY}").status_code == 201
     assert count_items(session) == 1
 
 
-def test_an_app_made_during_a_test_has_its_engine_connections_join_the_test(
-    session: scoped_session[Session], tmp_path: Path
-) -> None:
+def test_an_app_made_during_a_test_has_its_engine_connections_join_the_test(session: scoped_session[Session]) -> None:
     """db.engine of an app the test made hands out the test's connection, in a savepoint of its own."""
-    with other_app(tmp_path).app_context(), db.engine.begin() as engine_connection:
+    with other_app().app_context(), db.engine.begin() as engine_connection:
         engine_connection.execute(insert(Item).values(name=CANARY))
     assert count_items(session) == 1
 
@@ -1128,33 +1122,71 @@ def test_an_app_made_during_a_test_for_another_database_keeps_its_url_and_writes
     connections are the test's, on the run's database: nothing reaches the database it names."""
     production = str(tmp_path / "production.db") if BACKEND == "sqlite" else "production_only"
     url = make_url(os.environ["TEST_DATABASE_URL"]).set(database=production)
-    with other_app(tmp_path, SQLALCHEMY_DATABASE_URI=url).app_context(), db.engine.begin() as engine_connection:
+    with other_app(SQLALCHEMY_DATABASE_URI=url).app_context(), db.engine.begin() as engine_connection:
         assert db.engine.url == url
         engine_connection.execute(insert(Item).values(name=CANARY))
     assert count_items(session) == 1
     assert not Path(production).exists()
 
 
-ANOTHER_DRIVER = "sqlite:///production.db" if BACKEND != "sqlite" else "postgresql+psycopg://nobody@127.0.0.1:9/prod"
-
-
-def test_an_app_made_during_a_test_for_another_driver_refuses_naming_the_fix(
+def test_an_app_made_during_a_test_for_another_backend_runs_on_the_runs_database(
     session: scoped_session[Session], tmp_path: Path
 ) -> None:
-    """An app made for a database on another driver cannot join the test's connection: its engine refuses, saying
-    how to make it on the test database, and nothing is written."""
-    with (
-        other_app(tmp_path, SQLALCHEMY_DATABASE_URI=ANOTHER_DRIVER).app_context(),
-        pytest.raises(RuntimeError, match=r"another driver .*os.environ\['TEST_DATABASE_URL'\]"),
-    ):
-        db.engine.connect()
+    """An app made for a database on another backend (a production config) runs on the run's engine too:
+    it reads its own URL, its connections are the test's, and nothing reaches the database it names."""
+    production = (
+        f"sqlite:///{tmp_path}/production.db" if BACKEND != "sqlite" else "postgresql+psycopg://nobody@127.0.0.1:9/p"
+    )
+    with other_app(SQLALCHEMY_DATABASE_URI=production).app_context(), db.engine.begin() as connection:
+        assert db.engine.url == make_url(production)
+        connection.execute(insert(Item).values(name=CANARY))
+    assert count_items(session) == 1
     assert not (tmp_path / "production.db").exists()
 
 
-def test_an_app_made_during_a_test_refuses_between_tests(connection: TestConnection, tmp_path: Path) -> None:
+@pytest.mark.parametrize("isolation_level", ["AUTOCOMMIT", None])
+def test_an_app_made_during_a_test_keeps_its_own_autocommit(
+    session: scoped_session[Session], isolation_level: str | None
+) -> None:
+    """An app made with isolation_level="AUTOCOMMIT" autocommits its engine connections, one made without does
+    not, whatever the app under test does: an insert never committed stands only in the first."""
+    options = {"isolation_level": isolation_level} if isolation_level else {}
+    with other_app(SQLALCHEMY_ENGINE_OPTIONS=options).app_context(), db.engine.connect() as connection:
+        connection.execute(insert(Item).values(name=CANARY))
+    assert count_items(session) == (1 if isolation_level else 0)
+
+
+def test_an_app_made_before_the_run_is_taken_over_when_it_opens(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """An app of the ScopedDB made before the run (a session fixture set up before connection) is taken over
+    too: between tests its engine refuses with the blocker's message rather than writing for good."""
+    earlier = make_app(notes_db)
+    with (
+        notes_db.test_connection(make_app(notes_db)),
+        earlier.app_context(),
+        pytest.raises(RuntimeError, match="outside the fixture pair"),
+    ):
+        notes_db.engine.connect()
+
+
+@pytest.mark.skipif(IS_SQLITE_MEMORY, reason="an in-memory run has no database of its own to compare")
+def test_a_test_connection_refuses_an_app_on_another_database_than_the_runs(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB, tmp_path: Path
+) -> None:
+    """An app whose config read TEST_DATABASE_URL before pytest_configure named the run's database is refused
+    before anything is created or dropped there, naming the fix."""
+    url = make_url(os.environ["TEST_DATABASE_URL"])
+    elsewhere = url.set(database=str(tmp_path / "named.db") if BACKEND == "sqlite" else "flask_scoped_db_elsewhere")
+    with pytest.raises(TestSetupError, match=r"not on the run's own database .*in the app fixture"):
+        notes_db.test_connection(make_app(notes_db, SQLALCHEMY_DATABASE_URI=elsewhere))
+    assert not (tmp_path / "named.db").exists()
+
+
+def test_an_app_made_during_a_test_refuses_between_tests(connection: TestConnection) -> None:
     """An app made in one test and used after it writes nothing for good: its engine is the run's, blocked."""
     with connection.transaction():
-        app = other_app(tmp_path)
+        app = other_app()
     with app.app_context(), pytest.raises(RuntimeError, match="outside the fixture pair"):
         db.session.add(Item(name=CANARY))
         db.session.commit()
@@ -1974,6 +2006,7 @@ INNER_TESTS = """
 import os
 
 import pytest
+from flask import has_app_context
 from flask.globals import app_ctx
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -2053,6 +2086,13 @@ def test_leaves_a_shared_request_context_pushed(app, db_session, requests_share_
 
 def test_clean_after_leaves_a_shared_request_context_pushed(db_session, db):
     assert_clean(db_session, db)
+
+def test_leaves_with_client_open_in_a_shared_context(client, requests_share_context):
+    client.__enter__()
+    client.get("/items")
+
+def test_clean_after_leaves_with_client_open_in_a_shared_context():
+    assert not has_app_context()
 
 def fail_once(exc):
     if FAIL_ONCE:
@@ -2193,11 +2233,12 @@ INNER_FAILURES = {
     "ERROR at teardown of test_leaves_a_context_whose_teardown_raises": r"TestFailure: The test left 1 app context",
     "ERROR at teardown of test_commits_through_the_engine": "TestFailure: The code under test ended the outer",
 }
-INNER_FAILURES["ERROR at teardown of test_leaves_a_shared_request_context_pushed"] = (
-    r"TestFailure: The test left 1 request context\(s\) pushed"
-    if FLASK < (3, 2)
-    else "TestSetupError: requests_share_context keeps a habit of Flask <= 3.1"  # at its set-up, in fact
-)
+for test in ("test_leaves_a_shared_request_context_pushed", "test_leaves_with_client_open_in_a_shared_context"):
+    INNER_FAILURES[f"ERROR at teardown of {test}"] = (
+        r"TestFailure: The test left 1 request context\(s\) pushed"
+        if FLASK < (3, 2)
+        else "TestSetupError: requests_share_context keeps a habit of Flask <= 3.1"  # at its set-up, in fact
+    )
 if BACKEND == "sqlite":
     INNER_FAILURES["FAILED test_commits_by_truncate"] = "OperationalError"  # SQLite has no TRUNCATE
 elif BACKEND in ("mysql", "mariadb"):

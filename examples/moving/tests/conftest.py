@@ -30,8 +30,11 @@ def user(db_session: scoped_session[Session]) -> User:
 def request_context(app: Flask, db_session: scoped_session[Session]) -> t.Iterator[None]:
     """Function scope: a request context above the test's app context, so
     that ``url_for`` works in the test body, as the suite's old ``app``
-    fixture gave with ``app.test_request_context().push()``."""
+    fixture gave with ``app.test_request_context().push()``. The test's
+    Session goes on in it: what other fixtures made stays in one Session."""
+    session = db_session()
     with app.test_request_context():
+        db_session.registry.set(session)
         yield
 
 

@@ -33,6 +33,15 @@ def test_url_for_works_in_the_test_body(user: User) -> None:
     assert url_for("users.show_user", user_id=user.id) == f"/users/{user.id}"
 
 
+def test_what_a_fixture_made_before_the_request_context_stays_in_the_tests_session(
+    user: User, request_context: None, db_session: scoped_session[Session]
+) -> None:
+    """request_context keeps the test's Session: the user fixture's object is changed and committed in it."""
+    user.name = "grace"
+    db_session.commit()
+    assert user in db_session
+
+
 def test_the_test_reads_what_the_view_put_in_g_inside_with_client(client: FlaskClient, user: User) -> None:
     """A request has an app context of its own; `with client:` keeps it, and its g, for the test."""
     with client:

@@ -103,6 +103,7 @@ class ScopedDB:
                 " model_class and share it: one ScopedDB serves several apps."
             )
         self._engine_options = dict(engine_options or {})
+        self._apps: weakref.WeakSet[Flask] = weakref.WeakSet()  # for a TestConnection to take over
 
         self.session: scoped_session[Session] = scoped_session(
             _AppSessionmaker(self, **(session_options or {})),
@@ -150,6 +151,7 @@ class ScopedDB:
         engine = _make_engine(app, self._engine_options)
         app.teardown_appcontext(self._remove_session)
         app.extensions[_EXTENSION_KEY] = _State(self, engine)
+        self._apps.add(app)
 
     def _remove_session(self, exc: BaseException | None) -> None:
         self._registry.close_and_forget()
@@ -530,10 +532,9 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
       test asks for Flask 3.1's habit: :meth:`transaction`);
     - ``app.test_cli_runner()`` runs each command in an app context of its
       own, as ``flask <command>`` does;
-    - every app that ``db.init_app`` sets up (a test calls the factory
-      again) is taken over the same way: its ``db.engine`` is the run's
-      engine under the app's own URL, or, where the app needs another
-      driver, refuses;
+    - every other app of ``db`` (one a test makes with another config, one
+      a fixture made earlier) is taken over the same way, and its
+      ``db.engine`` is the run's engine, under the app's own URL;
     - outside any app context between tests, ``db.session`` and
       ``db.engine`` raise the blocker's message rather than Flask's.
 
@@ -547,6 +548,7 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         self.db, self.app = db, app
         with app.app_context():
             self.engine = db.engine
+        _on_the_runs_database(self.engine.url)
         self._drop_tables = create_tables
         if create_tables:
             db.metadata.create_all(self.engine)
@@ -568,9 +570,10 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         db._registry.scopefunc = self._app_context
         _open_test_connections.add(self)
         self._requests_share_context = False
-        # Each app taken over, with its own engine and CLI runner class to give back.
-        self._apps: list[tuple[Flask, Engine, type[t.Any] | None]] = []
-        self._take_over(app, self.engine)
+        # Each app taken over, with its own engine and CLI runner class to give back, if it still lives.
+        self._apps: weakref.WeakKeyDictionary[Flask, tuple[Engine, type[t.Any] | None]] = weakref.WeakKeyDictionary()
+        for each in [app, *(other for other in db._apps if other is not app)]:
+            self._take_over(each)
         db.init_app = self._init_app  # type: ignore[method-assign]
 
     def __exit__(self, *exc_info: object) -> None:
@@ -580,7 +583,7 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         """Give the apps their engines, request contexts and CLI runners back,
         close the connection and drop the tables it created."""
         del self.db.init_app
-        for app, engine, cli_runner_class in reversed(self._apps):
+        for app, (engine, cli_runner_class) in list(self._apps.items()):
             app.test_cli_runner_class = cli_runner_class
             if _RequestContextOfItsOwn is not None:  # pragma: no branch (None on Flask 3.2)
                 del app.request_context
@@ -601,29 +604,30 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         """``db.init_app`` for the run: an app made while it runs (a test
         calls the factory with another config) is taken over too."""
         type(self.db).init_app(self.db, app)
-        self._take_over(app, app.extensions[_EXTENSION_KEY].engine)
+        self._take_over(app)
 
-    def _take_over(self, app: Flask, engine: Engine) -> None:
+    def _take_over(self, app: Flask) -> None:
         """For the run: on Flask <= 3.1, ``app``'s requests push an app context
         of their own (unless a test asks to share its own); its CLI runner runs
-        each command in a context of its own; and ``db.engine`` is the run's
-        engine, with ``engine``'s URL and execution options, or, where it needs
-        another driver, refuses."""
+        each command in a context of its own; and any app but the one under
+        test gets the run's engine, under its own URL and execution options."""
+        engine = app.extensions[_EXTENSION_KEY].engine
         if engine is not self.engine:
-            if type(engine.dialect) is type(self.engine.dialect):
-                # An OptionEngine: the run's pool, dialect (initialised) and events, under the app's own URL.
-                run_engine = self.engine.execution_options(**engine.get_execution_options())
-                run_engine.url = engine.url
-                app.extensions[_EXTENSION_KEY] = _State(self.db, run_engine)
-            else:
-                message = _OTHER_DRIVER.format(app=app.name, url=_masked(engine.url), ours=self.engine.url.drivername)
-                engine.pool = NullPool(functools.partial(_refuse, message), dialect=engine.dialect)
+            # Whatever its URL names, even another backend: everything of the run goes to the run's
+            # database. An OptionEngine shares the run's pool, dialect (initialised) and events.
+            options = {**self.db._engine_options, **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})}
+            level = "AUTOCOMMIT" if options.get("isolation_level") == "AUTOCOMMIT" else None
+            run_engine = self.engine.execution_options(
+                isolation_level=level or self.connection.default_isolation_level, **engine.get_execution_options()
+            )
+            run_engine.url = engine.url
+            app.extensions[_EXTENSION_KEY] = _State(self.db, run_engine)
         if _RequestContextOfItsOwn is not None:  # pragma: no branch (None on Flask 3.2)
             own, shared = _RequestContextOfItsOwn, flask.ctx.RequestContext
             app.request_context = lambda environ: (  # type: ignore[method-assign]
                 shared if self._requests_share_context else own
             )(app, environ)
-        self._apps.append((app, engine, app.test_cli_runner_class))
+        self._apps[app] = (engine, app.test_cli_runner_class)
         app.test_cli_runner_class = _cli_runner_of_its_own_context()
 
     def _app_context(self) -> object:
@@ -722,6 +726,8 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
                 problems.append(_ENDED.format(error.orig))
             try:
                 context.pop()
+                while _cv_app.get(None) is context:  # pushed again: `with client:` kept a request that shared it
+                    context.pop()
             except Exception as error:  # noqa: BLE001 (any teardown_appcontext function may raise anything)
                 problems.append(f"A teardown_appcontext function raised {_describe(error)}.")
         finally:
@@ -809,16 +815,29 @@ _BLOCKED = (
 )
 
 
-_OTHER_DRIVER = (
-    "The app {app!r} was made while the tests run, for a database on another driver ({url}) than the tests'"
-    " ({ours}): its engine cannot join the test's transaction, and refuses so that nothing is written for good."
-    " Make it with the test database's URL (SQLALCHEMY_DATABASE_URI = os.environ['TEST_DATABASE_URL'] in the"
-    " config it is made with): README, 'Moving an existing suite'."
-)
+# Every TestDatabase holding a slot: a TestConnection works on one of their databases.
+_open_test_databases: weakref.WeakSet[TestDatabase] = weakref.WeakSet()
 
 
-def _refuse(message: str) -> t.NoReturn:
-    raise RuntimeError(message)
+def _on_the_runs_database(url: URL) -> None:
+    """Refuse an app whose engine is on another database than the run's own,
+    where the tests would write, and whose tables they would drop."""
+    runs = [database.url for database in _open_test_databases]
+    if runs and not _is_sqlite_memory(url) and _where(url) not in map(_where, runs):
+        raise TestSetupError(
+            f"The app under test is on {_masked(url)}, not on the run's own database ({_masked(runs[0])}), which"
+            " TEST_DATABASE_URL names only from pytest_configure on: the app's config read TEST_DATABASE_URL"
+            " before (a config class, at import), and the tests would write to that database and drop its"
+            " tables. Read os.environ['TEST_DATABASE_URL'] in the app fixture (README, 'Moving an existing"
+            " suite', step 2)."
+        )
+
+
+def _where(url: URL) -> tuple[t.Any, ...]:
+    """Which database ``url`` names: a server's, or an SQLite file however its path is written."""
+    if url.get_backend_name() == "sqlite":
+        return ("sqlite", Path(url.database or "").resolve())
+    return (url.get_backend_name(), url.host, url.port, url.database)
 
 
 # Every open TestConnection, for _no_test_transaction_in_a_child.
@@ -1475,12 +1494,14 @@ class TestDatabase:
             name = f"{self._stem}_run{slot}"
             if self._take(name):
                 if self._empty_sqlite_file() if self.backend == "sqlite" else self._reuse(name, fresh):
+                    _open_test_databases.add(self)
                     return self.url
                 self.close()
         raise TestSetupError(f"100 live runs, or databases not made by one, hold {self._stem}_run0 to _run99.")
 
     def close(self) -> None:
         """Release the slot. Its database stays, for the next run to reuse."""
+        _open_test_databases.discard(self)
         if self._lock is not None:
             self._lock.close()
             self._lock = None
