@@ -1144,16 +1144,24 @@ def test_an_app_made_during_a_test_for_another_backend_runs_on_the_runs_database
     assert not (tmp_path / "production.db").exists()
 
 
-@pytest.mark.parametrize("isolation_level", ["AUTOCOMMIT", None])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"isolation_level": "AUTOCOMMIT"},
+        {"execution_options": {"isolation_level": "AUTOCOMMIT"}},
+        {"execution_options": {"isolation_level": "SERIALIZABLE"}},
+        {},
+    ],
+)
 def test_an_app_made_during_a_test_keeps_its_own_autocommit(
-    session: scoped_session[Session], isolation_level: str | None
+    session: scoped_session[Session], options: dict[str, t.Any]
 ) -> None:
-    """An app made with isolation_level="AUTOCOMMIT" autocommits its engine connections, one made without does
-    not, whatever the app under test does: an insert never committed stands only in the first."""
-    options = {"isolation_level": isolation_level} if isolation_level else {}
+    """An app made with isolation_level="AUTOCOMMIT" (an engine option, or an execution option) autocommits its
+    engine connections, one made without does not, whatever the app under test does: an insert never committed
+    stands only in the first."""
     with other_app(SQLALCHEMY_ENGINE_OPTIONS=options).app_context(), db.engine.connect() as connection:
         connection.execute(insert(Item).values(name=CANARY))
-    assert count_items(session) == (1 if isolation_level else 0)
+    assert count_items(session) == ("AUTOCOMMIT" in str(options))
 
 
 def test_an_app_made_before_the_run_is_taken_over_when_it_opens(
@@ -1170,17 +1178,48 @@ def test_an_app_made_before_the_run_is_taken_over_when_it_opens(
         notes_db.engine.connect()
 
 
-@pytest.mark.skipif(IS_SQLITE_MEMORY, reason="an in-memory run has no database of its own to compare")
 def test_a_test_connection_refuses_an_app_on_another_database_than_the_runs(
     make_app: t.Callable[..., Flask], notes_db: ScopedDB, tmp_path: Path
 ) -> None:
     """An app whose config read TEST_DATABASE_URL before pytest_configure named the run's database is refused
-    before anything is created or dropped there, naming the fix."""
+    before anything is created or dropped there, naming the fix; in a run in memory, an app on a file too."""
     url = make_url(os.environ["TEST_DATABASE_URL"])
     elsewhere = url.set(database=str(tmp_path / "named.db") if BACKEND == "sqlite" else "flask_scoped_db_elsewhere")
     with pytest.raises(TestSetupError, match=r"not on the run's own database .*in the app fixture"):
         notes_db.test_connection(make_app(notes_db, SQLALCHEMY_DATABASE_URI=elsewhere))
     assert not (tmp_path / "named.db").exists()
+
+
+@pytest.mark.skipif(BACKEND == "sqlite", reason="a run on a server")
+def test_a_test_connection_refuses_an_in_memory_app_in_a_run_on_a_server(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """An app left on in-memory SQLite in a run on a server would test nothing of the server: refused."""
+    with pytest.raises(TestSetupError, match=r"on sqlite://, not on the run's own database"):
+        notes_db.test_connection(make_app(notes_db, SQLALCHEMY_DATABASE_URI="sqlite://"))
+
+
+def test_a_second_test_connection_on_the_same_scoped_db_is_refused(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """One TestConnection per ScopedDB at a time: the second would find the first's app taken over."""
+    with (
+        notes_db.test_connection(make_app(notes_db)),
+        pytest.raises(TestSetupError, match="already open on this ScopedDB"),
+    ):
+        notes_db.test_connection(make_app(notes_db))
+
+
+@pytest.mark.skipif(BACKEND != "mysql", reason="MariaDB's own URLs")
+def test_a_mariadb_url_gets_mariadbs_reset(make_app: t.Callable[..., Flask], notes_db: ScopedDB) -> None:
+    """A mariadb+ URL is MariaDB as a mysql+ one is: what a test SETs is gone in the next."""
+    url = make_url(os.environ["TEST_DATABASE_URL"])
+    url = url.set(drivername=f"mariadb+{url.get_driver_name()}")
+    with notes_db.test_connection(make_app(notes_db, SQLALCHEMY_DATABASE_URI=url)) as test_connection:
+        with test_connection.transaction() as session:
+            session.execute(text("SET @leak = 42"))
+        with test_connection.transaction() as session:
+            assert session.scalar(text("SELECT @leak")) is None
 
 
 def test_an_app_made_during_a_test_refuses_between_tests(connection: TestConnection) -> None:
@@ -2087,6 +2126,12 @@ def test_leaves_a_shared_request_context_pushed(app, db_session, requests_share_
 def test_clean_after_leaves_a_shared_request_context_pushed(db_session, db):
     assert_clean(db_session, db)
 
+def test_pushes_its_own_context_again(db_session):
+    app_ctx._get_current_object().push()
+
+def test_clean_after_pushes_its_own_context_again(db_session, db):
+    assert_clean(db_session, db)
+
 def test_leaves_with_client_open_in_a_shared_context(client, requests_share_context):
     client.__enter__()
     client.get("/items")
@@ -2232,6 +2277,7 @@ INNER_FAILURES = {
     "ERROR at teardown of test_a_foreign_teardown_raises": "TestFailure: A teardown_appcontext function raised RuntimeError",
     "ERROR at teardown of test_leaves_a_context_whose_teardown_raises": r"TestFailure: The test left 1 app context",
     "ERROR at teardown of test_commits_through_the_engine": "TestFailure: The code under test ended the outer",
+    "ERROR at teardown of test_pushes_its_own_context_again": "TestFailure: The test pushed its own app context again",
 }
 for test in ("test_leaves_a_shared_request_context_pushed", "test_leaves_with_client_open_in_a_shared_context"):
     INNER_FAILURES[f"ERROR at teardown of {test}"] = (

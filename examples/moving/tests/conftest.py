@@ -35,7 +35,10 @@ def request_context(app: Flask, db_session: scoped_session[Session]) -> t.Iterat
     session = db_session()
     with app.test_request_context():
         db_session.registry.set(session)
-        yield
+        try:
+            yield
+        finally:
+            db_session.registry.clear()  # the context's teardown would close it: the pair does, after the test
 
 
 @pytest.fixture

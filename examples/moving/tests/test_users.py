@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing as t
+
 import pytest
 from flask import g
 from flask import url_for
@@ -56,3 +58,18 @@ def test_a_user_the_test_holds_is_renamed_once_refreshed(
     client.post(f"/users/{user.id}/rename", data={"name": "grace"})
     db_session.refresh(user)
     assert user.name == "grace"
+
+
+@pytest.fixture
+def audited_user(user: User) -> t.Iterator[User]:
+    """A fixture that reads its object at teardown, after request_context's."""
+    yield user
+    assert user.name == "ada"
+
+
+def test_a_fixture_reads_its_object_after_the_request_context_is_gone(
+    audited_user: User, request_context: None, db_session: scoped_session[Session]
+) -> None:
+    """request_context leaves the test's Session open: the pair closes it after every fixture, which can load
+    what the commit expired."""
+    db_session.commit()

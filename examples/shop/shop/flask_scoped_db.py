@@ -546,6 +546,11 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
 
     def __init__(self, db: ScopedDB, app: Flask, *, create_tables: bool = True) -> None:
         self.db, self.app = db, app
+        if any(other.db is db for other in _open_test_connections):
+            raise TestSetupError(
+                "A TestConnection is already open on this ScopedDB, and every app of it is taken over for that"
+                " run: open one at a time (close the first), one for the whole test run."
+            )
         with app.app_context():
             self.engine = db.engine
         _on_the_runs_database(self.engine.url)
@@ -594,7 +599,7 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         del self.engine.dialect.set_isolation_level
         self.db._registry.scopefunc = _current_app_context
         _open_test_connections.discard(self)
-        if self.connection.dialect.name == "mysql" and not self.connection.invalidated:
+        if _is_mariadb(self.connection) and not self.connection.invalidated:
             _reset_mariadb_session(self.connection)  # after a USE, say, the drop goes to a new connection
         self.connection.close()
         if self._drop_tables:
@@ -616,10 +621,9 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
             # Whatever its URL names, even another backend: everything of the run goes to the run's
             # database. An OptionEngine shares the run's pool, dialect (initialised) and events.
             options = {**self.db._engine_options, **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})}
-            level = "AUTOCOMMIT" if options.get("isolation_level") == "AUTOCOMMIT" else None
-            run_engine = self.engine.execution_options(
-                isolation_level=level or self.connection.default_isolation_level, **engine.get_execution_options()
-            )
+            autocommit = options.get("isolation_level") == "AUTOCOMMIT"
+            level = "AUTOCOMMIT" if autocommit else self.connection.default_isolation_level
+            run_engine = self.engine.execution_options(**{"isolation_level": level, **engine.get_execution_options()})
             run_engine.url = engine.url
             app.extensions[_EXTENSION_KEY] = _State(self.db, run_engine)
         if _RequestContextOfItsOwn is not None:  # pragma: no branch (None on Flask 3.2)
@@ -726,7 +730,11 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
                 problems.append(_ENDED.format(error.orig))
             try:
                 context.pop()
-                while _cv_app.get(None) is context:  # pushed again: `with client:` kept a request that shared it
+                if _cv_app.get(None) is context:  # pushed again: `with client:` kept a request that shared it
+                    problems.append(
+                        "The test pushed its own app context again and left it: pop every context it pushes."
+                    )
+                while _cv_app.get(None) is context:
                     context.pop()
             except Exception as error:  # noqa: BLE001 (any teardown_appcontext function may raise anything)
                 problems.append(f"A teardown_appcontext function raised {_describe(error)}.")
@@ -823,7 +831,7 @@ def _on_the_runs_database(url: URL) -> None:
     """Refuse an app whose engine is on another database than the run's own,
     where the tests would write, and whose tables they would drop."""
     runs = [database.url for database in _open_test_databases]
-    if runs and not _is_sqlite_memory(url) and _where(url) not in map(_where, runs):
+    if runs and _where(url) not in map(_where, runs):
         raise TestSetupError(
             f"The app under test is on {_masked(url)}, not on the run's own database ({_masked(runs[0])}), which"
             " TEST_DATABASE_URL names only from pytest_configure on: the app's config read TEST_DATABASE_URL"
@@ -834,10 +842,12 @@ def _on_the_runs_database(url: URL) -> None:
 
 
 def _where(url: URL) -> tuple[t.Any, ...]:
-    """Which database ``url`` names: a server's, or an SQLite file however its path is written."""
-    if url.get_backend_name() == "sqlite":
-        return ("sqlite", Path(url.database or "").resolve())
-    return (url.get_backend_name(), url.host, url.port, url.database)
+    """Which database ``url`` names: a server's, an SQLite file however its
+    path is written, or SQLite's memory (which a run in memory shares)."""
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return (backend, None if _is_sqlite_memory(url) else Path(url.database or "").resolve())
+    return ("mysql" if backend == "mariadb" else backend, url.host, url.port, url.database)
 
 
 # Every open TestConnection, for _no_test_transaction_in_a_child.
@@ -889,11 +899,11 @@ def _begin_clean(connection: Connection, pool: _TestPool, restart_ids: bool) -> 
     connection. What SQLite keeps per connection (PRAGMAs, functions) is not
     reset.
     """
-    if connection.dialect.name == "mysql" and not connection.invalidated:
+    if _is_mariadb(connection) and not connection.invalidated:
         _reset_mariadb_session(connection)
     if connection.invalidated:  # the server dropped it during the last test, or the reset replaced it
         _reconnect(connection, pool)
-    if restart_ids and connection.dialect.name == "mysql":
+    if restart_ids and _is_mariadb(connection):
         _restart_auto_increments(connection)
     transaction = connection.begin()
     try:
@@ -921,8 +931,13 @@ def _reconnect(connection: Connection, pool: _TestPool) -> None:
     finally:
         connection.engine.pool = pool
     _transactional(connection)
-    if connection.dialect.name == "mysql":
+    if _is_mariadb(connection):
         _reset_mariadb_session(connection)  # notes the new connection's state
+
+
+def _is_mariadb(connection: Connection) -> bool:
+    """Whether ``connection`` is to MariaDB or MySQL, whose URLs say ``mysql+`` or ``mariadb+``."""
+    return connection.dialect.name in ("mysql", "mariadb")
 
 
 def _autocommits(connection: Connection) -> bool:
@@ -1489,6 +1504,7 @@ class TestDatabase:
             earlier run left one (``pytest --create-db``).
         """
         if self.memory:
+            _open_test_databases.add(self)
             return self.url
         for slot in range(100):
             name = f"{self._stem}_run{slot}"
