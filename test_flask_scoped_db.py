@@ -38,6 +38,7 @@ from flask import stream_with_context
 from flask.testing import FlaskClient
 from sqlalchemy import URL
 from sqlalchemy import Engine
+from sqlalchemy import MetaData
 from sqlalchemy import String
 from sqlalchemy import create_engine
 from sqlalchemy import event
@@ -1072,6 +1073,19 @@ def test_a_streamed_response_runs_on_the_views_session_but_on_flask_3_1_2_to_3_1
     """A stream_with_context generator runs on the view's Session, but Flask 3.1.2 up to 3.2 tears the view's
     context down when the view returns and pushes it again for the generator, which so gets a new Session."""
     assert client.get("/probe/stream").text == str(not (3, 1, 2) <= FLASK < (3, 2))
+
+
+def test_a_sessions_savepoint_gone_with_a_rollback_below_it_is_no_commit(
+    connection: TestConnection, app: Flask
+) -> None:
+    """A Session of another context (an inline test_request_context()) begins its savepoint below the test's
+    Session's and rolls back first, which on one connection takes the test's savepoint with it: the test's
+    Session then cannot roll back to it, which is no COMMIT, and the test does not fail."""
+    with connection.transaction() as session:
+        tests_session = session()
+        with app.test_request_context():
+            db.session.execute(select(1))
+            tests_session.execute(select(1))
 
 
 def test_rolling_back_the_tests_session_undoes_requests_committed_since_it_began(
@@ -3330,7 +3344,6 @@ import random
 from sqlalchemy import Column
 from sqlalchemy import ForeignKey
 from sqlalchemy import Integer
-from sqlalchemy import MetaData
 from sqlalchemy import Table
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import declared_attr
@@ -3531,13 +3544,15 @@ def test_the_blog_behaves_the_same_before_and_after(blog: tuple[t.Any, Flask]) -
 
 
 def test_a_backref_works_before_and_after(blog: tuple[t.Any, Flask]) -> None:
-    """db.backref becomes sqlalchemy.orm.backref: the reverse side is there, in its order."""
+    """db.backref becomes sqlalchemy.orm.backref: the reverse side is there, in its order, and, dynamic, it
+    paginates with the recipe's query_class."""
     module, app = blog
     with app.app_context():
         article = module.db.session.scalars(select(module.BlogArticle).filter_by(title="a1")).one()
         module.db.session.add_all([module.Comment(article=article, text=text) for text in ("first", "second")])
         module.db.session.commit()
         assert [comment.text for comment in article.comments] == ["first", "second"]
+        assert [comment.text for comment in article.comments.paginate(page=2, per_page=1)] == ["second"]
 
 
 def test_query_recipe_works_on_model_query_and_session_query(blog: tuple[t.Any, Flask]) -> None:
@@ -4003,6 +4018,17 @@ def test_a_flask_sqlalchemy_2_setting_left_at_its_default_is_ignored() -> None:
         SQLALCHEMY_DATABASE_URI="sqlite://", SQLALCHEMY_POOL_SIZE=None, SQLALCHEMY_COMMIT_ON_TEARDOWN=False
     )
     ScopedDB(app)
+
+
+def test_a_naming_convention_on_the_base_is_db_metadatas() -> None:
+    """Flask-SQLAlchemy's metadata=MetaData(naming_convention=...) moves into the base class's body."""
+
+    class ConventionBase(DeclarativeBase):
+        metadata = MetaData(naming_convention={"uq": "uq_%(table_name)s_%(column_0_name)s"})
+
+    assert (
+        ScopedDB(model_class=ConventionBase).metadata.naming_convention["uq"] == "uq_%(table_name)s_%(column_0_name)s"
+    )
 
 
 def test_sqlalchemy_echo_sets_echo_and_echo_pool(make_app: t.Callable[..., Flask]) -> None:

@@ -45,7 +45,7 @@ class Comment(Base):
     id = Column(Integer, primary_key=True)
     article_id = Column(Integer, ForeignKey("blog_article.id"), nullable=False)
     text = Column(String(200), nullable=False)
-    article = relationship("BlogArticle", backref=backref("comments", order_by=id))
+    article = relationship("BlogArticle", backref=backref("comments", lazy="dynamic", order_by=id, query_class=Query))
 
 
 article_tag = Table(

@@ -38,7 +38,7 @@ class Comment(db.Model):
     id = db.Column(db.Integer, primary_key=True)
     article_id = db.Column(db.Integer, db.ForeignKey("blog_article.id"), nullable=False)
     text = db.Column(db.String(200), nullable=False)
-    article = db.relationship("BlogArticle", backref=db.backref("comments", order_by=id))
+    article = db.relationship("BlogArticle", backref=db.backref("comments", lazy="dynamic", order_by=id))
 
 
 article_tag = db.Table(
