@@ -674,10 +674,11 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         :param restart_ids: Start every autoincrement id where it would start
             in tables holding only the rows committed for the run, 1 in an
             empty one (PostgreSQL and MariaDB keep counting otherwise).
-        :param requests_share_context: Run the test client's requests in
-            the test's app context, on the test's Session and ``g``, as
-            Flask <= 3.1 does by itself (README, "Requests"). Flask 3.2
-            gives every request a context of its own: there it raises.
+        :param requests_share_context: Run the request contexts pushed in
+            the test (the test client's, ``app.test_request_context()``) in
+            the test's app context, on its Session and ``g``, as Flask <= 3.1
+            does by itself (README, "Requests"). Flask 3.2 gives every
+            request a context of its own: there it raises.
         :raises TestSetupError: ``requests_share_context`` on Flask 3.2.
         :raises TestFailure: after the block (chained to the block's own
             exception, if it raised one), naming each thing the code under
