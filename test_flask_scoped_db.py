@@ -1236,6 +1236,18 @@ def test_a_mariadb_url_gets_mariadbs_reset(make_app: t.Callable[..., Flask], not
             assert session.scalar(text("SELECT @leak")) is None
 
 
+def test_an_app_made_during_a_test_runs_cli_commands_in_a_context_of_their_own(
+    session: scoped_session[Session],
+) -> None:
+    """The CLI runner of an app the test made runs each command in an app context of its own, as the app under
+    test's does: Flask's would run it in the test's context, on the test's Session."""
+    made = other_app()
+    seen: list[Session] = []
+    made.cli.command("probe")(lambda: seen.append(db.session()))
+    assert made.test_cli_runner().invoke(args=["probe"]).exit_code == 0
+    assert seen and seen[0] is not session()
+
+
 def test_an_app_made_during_a_test_refuses_between_tests(connection: TestConnection) -> None:
     """An app made in one test and used after it writes nothing for good: its engine is the run's, blocked."""
     with connection.transaction():

@@ -120,9 +120,10 @@ def restart_ids() -> None:
 @pytest.fixture
 def requests_share_context() -> None:
     """Function scope, opt-in, for tests written for Flask <= 3.1: name it in
-    a test (or ``usefixtures`` it for a module or the suite) and the test
-    client's requests run in the test's app context, on its Session and its
-    ``g``, as Flask <= 3.1 does by itself (README, "Requests"). On Flask 3.2,
+    a test (or ``usefixtures`` it for a module or the suite) and the request
+    contexts pushed in it (the test client's, ``app.test_request_context()``)
+    run in the test's app context, on its Session and its ``g``, as Flask
+    <= 3.1 does by itself (README, "Requests"). On Flask 3.2,
     which has no such habit, the test errors, saying what to change instead.
     ``db_session`` reads it."""
 

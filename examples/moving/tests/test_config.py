@@ -36,5 +36,5 @@ def test_a_production_app_signs_up_inside_the_tests_transaction(
 
 
 def test_the_app_under_test_hashes_with_its_own_rounds(app: Flask) -> None:
-    """make_app set the module-level extension up for the app under test again after its test."""
+    """make_app set the module-level extension up for the app under test again after the test above."""
     assert hasher.rounds == app.config["HASH_ROUNDS"] == TestConfig.HASH_ROUNDS
