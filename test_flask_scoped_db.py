@@ -28,6 +28,7 @@ import typing as t
 from importlib.metadata import version
 from pathlib import Path
 
+import click
 import pytest
 from flask import Blueprint
 from flask import Flask
@@ -1243,7 +1244,7 @@ def test_an_app_made_during_a_test_runs_cli_commands_in_a_context_of_their_own(
     test's does: Flask's would run it in the test's context, on the test's Session."""
     made = other_app()
     seen: list[Session] = []
-    made.cli.command("probe")(lambda: seen.append(db.session()))
+    made.cli.add_command(click.Command("probe", callback=lambda: seen.append(db.session())))
     assert made.test_cli_runner().invoke(args=["probe"]).exit_code == 0
     assert seen and seen[0] is not session()
 
@@ -3636,7 +3637,6 @@ def test_second_database_recipe_sends_each_base_to_its_engine(tmp_path: Path) ->
 
 # -- The package example: examples/shop ------------------------------------------------------------
 
-import click
 from flask.cli import with_appcontext
 
 SHOP = HERE / "examples" / "shop"
