@@ -126,7 +126,9 @@ def db_session(request: pytest.FixtureRequest, connection: TestConnection) -> t.
     next test starts clean whatever it did."""
     opted_in = request.fixturenames
     with connection.transaction(
-        restart_ids="restart_ids" in opted_in, requests_share_context="requests_share_context" in opted_in
+        restart_ids="restart_ids" in opted_in,
+        requests_share_context="requests_share_context" in opted_in,
+        real_commits="real_commits" in opted_in,
     ) as session:
         yield session
 
@@ -169,6 +171,16 @@ def requests_share_context() -> None:
     ``db_session`` reads it."""
 
 
+@pytest.fixture
+def real_commits() -> None:
+    """Function scope, opt-in: name it in a test and the code under test
+    commits for real, for another process to read (pytest-flask's
+    ``live_server``, a subprocess); after the test every table holds again
+    what it held before, and ids go on after it. Slower than a rolled-back
+    test (README, "Real commits"); such tests run first, before any shared
+    data. ``db_session`` reads it."""
+
+
 @pytest.fixture(autouse=True)
 def _block_the_database_outside_the_pair(request: pytest.FixtureRequest) -> None:
     """Function scope, on for every test: in a test that uses ``app`` or
@@ -181,14 +193,33 @@ def _block_the_database_outside_the_pair(request: pytest.FixtureRequest) -> None
         request.getfixturevalue("connection")  # it installs the refusing pool
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_fixture_setup(fixturedef: pytest.FixtureDef[t.Any], request: pytest.FixtureRequest) -> None:
-    """Before pytest-flask's ``live_server``, which forks a server from the
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[t.Any], request: pytest.FixtureRequest) -> t.Iterator[t.Any]:
+    """Shared data: a fixture of wider scope than a test's (module, class,
+    package, session) that names ``db`` writes its rows through
+    ``db.session`` inside the pair, once for its scope; every test of the
+    scope sees them as written, and they are rolled back after the scope
+    (``SharedData``; README, "Shared data").
+
+    Before pytest-flask's ``live_server``, which forks a server from the
     app, ``connection``: the server then finds the database refusing too,
-    with a message that says so, and writes nothing for good. A fixture of
-    your own that forks from the app should take ``connection`` first."""
+    but in real-commit tests, and writes nothing for good. A fixture of your
+    own that forks from the app should take ``connection`` first."""
     if fixturedef.argname == "live_server":
         request.getfixturevalue("connection")
+    if fixturedef.scope == "function" or "db" not in fixturedef.argnames or fixturedef.argname == "connection":
+        return (yield)
+    data = request.getfixturevalue("connection").shared_data()
+    fixturedef.addfinalizer(data.close)
+    with data:
+        return (yield)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Real-commit tests first (after pytest-randomly has shuffled the
+    others): they cannot run inside shared data, which later tests open."""
+    items.sort(key=lambda item: "real_commits" not in getattr(item, "fixturenames", ()))
 
 
 # -- The run's own database. -------------------------------------------------

@@ -14,6 +14,7 @@ import contextlib
 import ctypes
 import functools
 import itertools
+import mmap
 import os
 import re
 import sqlite3
@@ -33,12 +34,18 @@ from sqlalchemy import URL
 from sqlalchemy import Connection
 from sqlalchemy import Engine
 from sqlalchemy import MetaData
+from sqlalchemy import NestedTransaction
 from sqlalchemy import RootTransaction
 from sqlalchemy import Select
+from sqlalchemy import Table
+from sqlalchemy import Transaction
 from sqlalchemy import create_engine
 from sqlalchemy import event
+from sqlalchemy import exists
+from sqlalchemy import insert
 from sqlalchemy import inspect
 from sqlalchemy import make_url
+from sqlalchemy import select
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import MultipleResultsFound
@@ -47,8 +54,11 @@ from sqlalchemy.exc import NoSuchModuleError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Session
+from sqlalchemy.orm import make_transient
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm import scoped_session
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.pool import NullPool
 from sqlalchemy.pool import Pool
@@ -58,7 +68,15 @@ from sqlalchemy.util import ScopedRegistry
 from werkzeug.exceptions import NotFound
 
 __version__ = "0.3.0"
-__all__ = ["ScopedDB", "TestConnection", "TestDatabase", "TestFailure", "TestSetupError", "check_version"]
+__all__ = [
+    "ScopedDB",
+    "SharedData",
+    "TestConnection",
+    "TestDatabase",
+    "TestFailure",
+    "TestSetupError",
+    "check_version",
+]
 
 _M = t.TypeVar("_M")
 
@@ -557,7 +575,7 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         self._drop_tables = create_tables
         if create_tables:
             db.metadata.create_all(self.engine)
-        self._tables = set(inspect(self.engine).get_table_names())
+        self._table_names = set(inspect(self.engine).get_table_names())
         self.connection: Connection = self.engine.connect()
         """The :class:`~sqlalchemy.Connection` every test's transaction runs on."""
         autocommit = _autocommits(self.connection)
@@ -575,6 +593,10 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         db._registry.scopefunc = self._app_context
         _open_test_connections.add(self)
         self._requests_share_context = False
+        self._shared: list[SharedData] = []  # open, outermost first
+        # Where the open SharedData's objects wait between tests: expired, and refused by the engine there.
+        self._holder = Session(bind=self.engine)
+        self._all_tables: list[Table] | None = None  # the run's tables in dependency order, for real commits
         # Each app taken over, with its own engine and CLI runner class to give back, if it still lives.
         self._apps: weakref.WeakKeyDictionary[Flask, tuple[Engine, type[t.Any] | None]] = weakref.WeakKeyDictionary()
         for each in [app, *(other for other in db._apps if other is not app)]:
@@ -588,12 +610,15 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         """Give the apps their engines, request contexts and CLI runners back,
         close the connection and drop the tables it created."""
         del self.db.init_app
+        self._shared.clear()  # the connection's close rolls their rows back
+        self._holder.close()
         for app, (engine, cli_runner_class) in list(self._apps.items()):
             app.test_cli_runner_class = cli_runner_class
             if _RequestContextOfItsOwn is not None:  # pragma: no branch (None on Flask 3.2)
                 del app.request_context
             app.extensions[_EXTENSION_KEY] = _State(self.db, engine)
         self.engine.pool = self._pool.original
+        self._pool.committing.close()
         event.remove(self.engine, "before_cursor_execute", self._pool.sql_sent)
         event.remove(self.engine, "set_connection_execution_options", self._keep_isolation_level)
         del self.engine.dialect.set_isolation_level
@@ -656,9 +681,14 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         else:
             type(self.engine.dialect).set_isolation_level(self.engine.dialect, dbapi_connection, level)  # type: ignore[arg-type]
 
+    def shared_data(self) -> SharedData:
+        """Begin rows that the tests of a scope share, written once and
+        rolled back after the scope: see :class:`SharedData`."""
+        return SharedData(self)
+
     @contextlib.contextmanager
     def transaction(
-        self, *, restart_ids: bool = False, requests_share_context: bool = False
+        self, *, restart_ids: bool = False, requests_share_context: bool = False, real_commits: bool = False
     ) -> t.Iterator[scoped_session[Session]]:
         """One test: a transaction on :attr:`connection`, rolled back after
         the block, with an app context pushed for the block; yields
@@ -669,7 +699,9 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         the transaction through a SAVEPOINT of its own, so ``commit()``,
         ``rollback()`` and ``close()`` stay inside it; connections taken from
         ``db.engine`` join it the same way. The connection's server state is
-        reset before the block (README, "Testing").
+        reset before the block (README, "Testing"). Inside open
+        :class:`SharedData`, the transaction is a savepoint in theirs, and
+        their objects are in ``db.session``.
 
         :param restart_ids: Start every autoincrement id where it would start
             in tables holding only the rows committed for the run, 1 in an
@@ -679,99 +711,233 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
             the test's app context, on its Session and ``g``, as Flask <= 3.1
             does by itself (README, "Requests"). Flask 3.2 gives every
             request a context of its own: there it raises.
-        :raises TestSetupError: ``requests_share_context`` on Flask 3.2.
+        :param real_commits: No transaction: the code under test, and any
+            process forked from the run (a live server), commits for real.
+            After the block every table holds again what it held before it,
+            and ids go on after its rows.
+        :raises TestSetupError: ``requests_share_context`` on Flask 3.2;
+            ``real_commits`` inside open SharedData; ``restart_ids`` inside
+            open SharedData on MariaDB.
         :raises TestFailure: after the block (chained to the block's own
             exception, if it raised one), naming each thing the code under
             test did that escaped the transaction or was left behind: it ended
             the outer transaction, left engine connections checked out or
             contexts pushed, a teardown raised, the server dropped the
             connection. Whatever it did, the next transaction starts clean.
+            Before the block, if the open SharedData was lost.
         """
         if requests_share_context and _RequestContextOfItsOwn is None:  # pragma: no cover (Flask 3.2)
             raise TestSetupError(_SHARED_ON_FLASK_3_2)
+        if real_commits and self._shared:
+            raise TestSetupError(_COMMITS_IN_SHARED_DATA)
+        rows = self._rows() if real_commits else {}
+        transaction = None if real_commits else self._begin(restart_ids)
+        self._requests_share_context = requests_share_context
+        problems: list[str] = []
+        with _reported(problems):
+            try:
+                with self._run(transaction, problems) as session:
+                    yield session
+            finally:
+                if transaction is None:
+                    problems += self._put_back(rows)
+                else:
+                    self._settle(transaction, problems, rollback=True)
+
+    def _begin(self, restart_ids: bool) -> RootTransaction | NestedTransaction:
+        """Begin a test's transaction, or a SharedData's: on a clean
+        connection, or as a savepoint inside the open SharedData."""
+        if lost := [data.lost for data in self._shared if data.lost]:
+            raise TestFailure([_LOST.format(lost[0])])
+        if not self._shared:
+            return _begin_clean(self.connection, self._pool, restart_ids)
+        if restart_ids and _is_mariadb(self.connection):
+            raise TestSetupError(_RESTART_IN_SHARED_DATA)
+        transaction = self.connection.begin_nested()
+        if self.connection.dialect.name == "postgresql":
+            _reset_postgresql_session(self.connection, restart_ids)
+        return transaction
+
+    @contextlib.contextmanager
+    def _run(
+        self, transaction: Transaction | None, problems: list[str], data: SharedData | None = None
+    ) -> t.Iterator[scoped_session[Session]]:
+        """Run a test's block, or a SharedData's, in an app context of its
+        own, with the open SharedData's objects in its ``db.session``: every
+        Session and ``db.engine`` connection joined to ``transaction``, or,
+        without one, the app's own engine. Add what went wrong to ``problems``."""
         connection, pool, db = self.connection, self._pool, self.db
-        transaction = _begin_clean(connection, pool, restart_ids)
         factory = db.session.session_factory
         user_options = dict(factory.kw)
-        # "create_savepoint": a Session never commits or rolls back the test's
-        # transaction, only savepoints of its own. SQLAlchemy: "Joining a
-        # Session into an External Transaction (such as for test suites)".
-        factory.configure(bind=connection, join_transaction_mode="create_savepoint")
-        pool.join(connection)
-        self._requests_share_context = requests_share_context
+        if transaction is None:
+            self.engine.pool = pool.original
+            pool.committing[0] = 1  # for a server forked from the run: _TestPool.connect
+        else:
+            # "create_savepoint": a Session never commits or rolls back the test's
+            # transaction, only savepoints of its own. SQLAlchemy: "Joining a
+            # Session into an External Transaction (such as for test suites)".
+            factory.configure(bind=connection, join_transaction_mode="create_savepoint")
+            pool.join(connection)
         request = _current_request_context()  # pytest-flask's, say: it stays
         context = self.app.app_context()
         context.push()
-        failed: BaseException | None = None
         try:
+            if objects := [each for shared in self._shared for each, _ in shared.objects]:
+                self._holder.expunge_all()
+                db.session.add_all(objects)
             yield db.session
-        except BaseException as error:
-            failed = error
-            raise
         finally:
-            if problems := self._end(context, request, transaction, user_options):
-                raise TestFailure(problems) from failed  # the block's own failure is its cause
-
-    def _end(
-        self, context: AppContext, request: object, transaction: RootTransaction, user_options: dict[str, t.Any]
-    ) -> list[str]:
-        """Undo one test, and say what its code did wrong."""
-        connection, pool, db = self.connection, self._pool, self.db
-        problems: list[str] = []
-        pool.ending = True
-        try:
-            problems += _pop_contexts_above(context, request)
+            pool.ending = True
             try:
-                # Whatever the code under test sent through a Session ran inside
-                # one of that Session's savepoints. A COMMIT (or DDL or TRUNCATE
-                # on MariaDB, which commit implicitly) took the savepoint with the
-                # transaction, so rolling back to it here fails.
-                db.session.remove()
-            except DBAPIError as error:
-                # Unless a rollback or commit of another Session's savepoint below took this one: that is
-                # what one connection does with a stack of savepoints, and two connections would not.
-                if not pool.named_a_gone_one:
-                    problems.append(_ENDED.format(error.orig))
-            try:
-                context.pop()
-                if _cv_app.get(None) is context:  # pushed again: `with client:` kept a request that shared it
-                    problems.append(
-                        "The test pushed its own app context again and left it: pop every context it pushes."
-                    )
-                while _cv_app.get(None) is context:
+                problems += _pop_contexts_above(context, request)
+                if data is not None:
+                    problems += data.take(db.session)
+                self._home()
+                try:
+                    # Whatever the code under test sent through a Session ran inside
+                    # one of that Session's savepoints. A COMMIT (or DDL or TRUNCATE
+                    # on MariaDB, which commit implicitly) took the savepoint with the
+                    # transaction, so rolling back to it here fails.
+                    db.session.remove()
+                except DBAPIError as error:
+                    # Unless a rollback or commit of another Session's savepoint below took this one: that is
+                    # what one connection does with a stack of savepoints, and two connections would not.
+                    if not pool.named_a_gone_one:
+                        problems.append(_ENDED.format(error.orig))
+                try:
                     context.pop()
-            except Exception as error:  # noqa: BLE001 (any teardown_appcontext function may raise anything)
-                problems.append(f"A teardown_appcontext function raised {_describe(error)}.")
-        finally:
-            db.session.session_factory.kw = user_options
-            self._requests_share_context = False
-            problems += pool.block()
-            if not transaction.is_active:  # connection.commit() or rollback()
-                problems.append(_ENDED.format("the Connection's transaction was ended"))
-            try:
+                    if _cv_app.get(None) is context:  # pushed again: `with client:` kept a request that shared it
+                        problems.append(
+                            "The test pushed its own app context again and left it: pop every context it pushes."
+                        )
+                    while _cv_app.get(None) is context:
+                        context.pop()
+                except Exception as error:  # noqa: BLE001 (any teardown_appcontext function may raise anything)
+                    problems.append(f"A teardown_appcontext function raised {_describe(error)}.")
+            finally:
+                factory.kw = user_options
+                self._requests_share_context = False
+                pool.committing[0] = 0
+                self.engine.pool = pool
+                problems += pool.block()
+
+    def _settle(self, transaction: Transaction, problems: list[str], *, rollback: bool) -> None:
+        """After a test's block (``rollback``) or a SharedData's: roll back
+        what it wrote; add to ``problems`` if its code ended the outer
+        transaction or changed what no rollback undoes, and then start the
+        next test clean (the open SharedData is lost)."""
+        connection = self.connection
+        if not transaction.is_active:  # connection.commit() or rollback()
+            problems.append(_ENDED.format("the Connection's transaction was ended"))
+        elif not connection.invalidated and _autocommits(connection):  # psycopg2's set_isolation_level(0), say
+            problems.append(_ENDED.format("the driver's connection was put in autocommit mode"))
+        ended = any(problem.startswith(_ENDED[:40]) for problem in problems)
+        self._lose(problems[-1] if ended else None)
+        try:
+            if not self._shared or self._shared[0].lost:  # the outer transaction is the test's, or gone
                 if connection.in_transaction():  # ours, or one begun after the code under test ended ours
                     connection.rollback()
-            except DBAPIError as error:  # pragma: no cover (a failure the driver did not take for a drop)
-                if not error.connection_invalidated:
-                    raise
-            if connection.invalidated:
-                problems.append(_DROPPED)
-            elif _autocommits(connection):  # psycopg2's set_isolation_level(0) on a raw connection, say
-                problems.append(_ENDED.format("the driver's connection was put in autocommit mode"))
-            if any(problem.startswith(_ENDED[:40]) for problem in problems):
-                # What was written before the COMMIT is in the database for good; on a
-                # server, what the test's session kept (SETs, temporary tables, LOCK
-                # TABLES) outlives a rollback then. Both are made anew.
-                if connection.dialect.name != "sqlite":  # whose in-memory database is its connection
-                    connection.invalidate()
-                    _reconnect(connection, pool)
-                made = MetaData()  # tables the test made (MariaDB DDL commits): gone with the models' own
-                made.reflect(connection, only=list(set(inspect(connection).get_table_names()) - self._tables))
-                made.drop_all(connection)
-                db.metadata.drop_all(connection)
-                db.metadata.create_all(connection)
-                connection.commit()
+            elif rollback:
+                transaction.rollback()
+        except DBAPIError as error:  # pragma: no cover (a failure the driver did not take for a drop)
+            if not error.connection_invalidated:
+                raise
+        if connection.invalidated:
+            problems.append(_DROPPED)
+            self._lose(_DROPPED)
+        elif self._shared and _is_mariadb(connection) and _reset_mariadb_session(connection, replace=False):
+            problems.append(_MARIADB_STATE_KEPT)
+        if ended:
+            # What was written before the COMMIT is in the database for good; on a
+            # server, what the test's session kept (SETs, temporary tables, LOCK
+            # TABLES) outlives a rollback then. Both are made anew.
+            if connection.dialect.name != "sqlite":  # whose in-memory database is its connection
+                connection.invalidate()
+                _reconnect(connection, self._pool)
+            self._drop_made_tables()
+            self.db.metadata.drop_all(connection)
+            self.db.metadata.create_all(connection)
+            connection.commit()
+
+    def _lose(self, cause: str | None) -> None:
+        """The open SharedData is gone with the outer transaction: say so to the tests of its scope."""
+        for data in self._shared if cause else ():
+            data.lost = data.lost or cause
+
+    def _home(self) -> None:
+        """Put the open SharedData's objects back in the holder, expired (a
+        test's changes to them are discarded), and as they were if the test
+        deleted them or made them transient: their rows are back after the
+        rollback."""
+        keys = {id(each): key for data in self._shared for each, key in data.objects}
+        if not keys:
+            return
+        holder = self._holder
+        for data in self._shared:
+            for each, key in data.objects:
+                state = inspect(each)
+                if (session := state.session) is not None and session is not holder:
+                    if state.persistent:
+                        session.expire(each)  # nothing loaded: add() below cascades to none of the test's objects
+                    session.expunge(each)
+                if state.was_deleted or state.key != key:
+                    make_transient(each)
+                    for column, value in zip(state.mapper.primary_key, key[1]):
+                        set_committed_value(each, state.mapper.get_property_by_column(column).key, value)
+                    make_transient_to_detached(each)
+                holder.add(each)
+        for each in list(holder):  # the test's own objects that save-update cascaded from theirs
+            if id(each) not in keys:
+                holder.expunge(each)
+        holder.expire_all()
+
+    def _tables(self) -> list[Table]:
+        """The tables the run began with, in dependency order (reflected once)."""
+        if self._all_tables is None:
+            metadata = MetaData()
+            metadata.reflect(self.connection, only=sorted(self._table_names))
+            self._all_tables = metadata.sorted_tables
+            self.connection.rollback()
+        return self._all_tables
+
+    def _rows(self) -> dict[Table, list[t.Any]]:
+        """The rows of each table that holds any, before a real-commit test."""
+        tables = self._tables()
+        held = self.connection.execute(select(*(exists().select_from(table) for table in tables))).one()
+        rows = {table: list(self.connection.execute(select(table))) for table, has in zip(tables, held) if has}
+        self.connection.rollback()
+        return rows
+
+    def _put_back(self, rows: dict[Table, list[t.Any]]) -> list[str]:
+        """After a real-commit test: each table holds ``rows`` again, and ids
+        go on after them; the tables the test made are dropped."""
+        connection, problems = self.connection, []
+        if (left := self._pool.original_checked_out()) > 1:  # the run's own connection is one
+            problems.append(_LEFT_CHECKED_OUT.format(left - 1))
+        if connection.dialect.name == "postgresql":  # a connection left open may hold locks: fail, never wait
+            connection.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
+        self._drop_made_tables()
+        tables = self._tables()
+        held = connection.execute(select(*(exists().select_from(table) for table in tables))).one()
+        for table, has in reversed(list(zip(tables, held))):
+            if has:
+                connection.execute(table.delete())
+        if connection.dialect.name == "sqlite" and inspect(connection).has_table("sqlite_sequence"):
+            connection.exec_driver_sql("DELETE FROM sqlite_sequence")  # AUTOINCREMENT's counters
+        for table, table_rows in rows.items():
+            connection.execute(insert(table), [row._asdict() for row in table_rows])
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(_RESTART[2:])
+        connection.commit()
+        if _is_mariadb(connection):
+            _restart_auto_increments(connection)
         return problems
+
+    def _drop_made_tables(self) -> None:
+        """Drop the tables that a test made, which the run began without."""
+        made = MetaData()
+        made.reflect(self.connection, only=list(set(inspect(self.connection).get_table_names()) - self._table_names))
+        made.drop_all(self.connection)
 
     @contextlib.contextmanager
     def assert_num_queries(self, expected: int) -> t.Iterator[None]:
@@ -790,6 +956,101 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         if len(statements) != expected:
             sql = "\n".join(f"  {s}" for s in statements)
             raise AssertionError(f"expected {expected} SQL statement(s), got {len(statements)}:\n{sql}")
+
+
+class SharedData(contextlib.AbstractContextManager[scoped_session[Session]]):
+    """Rows that the tests of a scope share (a pytest fixture of module
+    scope, a unittest ``setUpClass``): written once, seen by each test of the
+    scope as they were written, whatever the test before did, and rolled back
+    after the scope, as Django's ``setUpTestData`` does for a class. Make it
+    with :meth:`TestConnection.shared_data`, which begins its savepoint on the
+    run's connection; each test's transaction is then a savepoint inside it.
+
+    Write the rows in its ``with`` block, through the ``db.session`` it
+    yields in an app context of its own, and commit them as the app's code
+    would: what is left uncommitted is rolled back, and named. Everything
+    the pair guarantees in a test holds there. The ORM objects committed in
+    the block are, in each test of the scope, in the test's ``db.session``,
+    expired: they read the rows afresh, and a test's changes to them are
+    gone in the next. Between tests they refuse to load, as the database
+    does. :meth:`close`, after the scope, rolls the rows back. SharedData
+    nests (a session's, a module's, a class's): close each before the one it
+    was begun in.
+    """
+
+    __test__ = False
+
+    def __init__(self, test_connection: TestConnection) -> None:
+        self._test_connection = test_connection
+        self.objects: list[tuple[object, t.Any]] = []
+        """The ORM objects its block committed, each with its identity key."""
+        self.lost: str | None = None
+        """Why its rows are gone before :meth:`close`: a test ended the outer transaction, say."""
+        self._transaction = test_connection._begin(restart_ids=False)
+        test_connection._shared.append(self)
+        self._writing: contextlib.AbstractContextManager[scoped_session[Session]] | None = None
+
+    def __enter__(self) -> scoped_session[Session]:
+        self._writing = self._write()
+        return self._writing.__enter__()
+
+    def __exit__(self, *exc_info: t.Any) -> bool | None:  # noqa: PYI036 (passed on as they are)
+        assert self._writing is not None
+        return self._writing.__exit__(*exc_info)
+
+    @contextlib.contextmanager
+    def _write(self) -> t.Iterator[scoped_session[Session]]:
+        test_connection, problems = self._test_connection, t.cast(list[str], [])
+        with _reported(problems):
+            try:
+                with test_connection._run(self._transaction, problems, data=self) as session:
+                    yield session
+            finally:
+                test_connection._settle(self._transaction, problems, rollback=False)
+
+    def take(self, session: scoped_session[Session]) -> list[str]:
+        """Note the objects that ``session`` holds, but those of the
+        SharedData it nests in; say what its block left uncommitted."""
+        held = {id(each) for data in self._test_connection._shared for each, _ in data.objects}
+        self.objects = [(each, inspect(each).key) for each in session.identity_map.values() if id(each) not in held]
+        if session.new or session.dirty or session.deleted:
+            return [_UNCOMMITTED.format(len(session.new), len(session.dirty), len(session.deleted))]
+        return []
+
+    def close(self) -> None:
+        """Roll its rows back, with those of the SharedData begun inside it,
+        if any is still open (they are lost: a :class:`TestFailure` says so).
+
+        :raises TestFailure: SharedData begun inside it was still open.
+        """
+        shared = self._test_connection._shared
+        if self not in shared:
+            return
+        inner = shared[shared.index(self) + 1 :]
+        for data in [*reversed(inner), self]:
+            shared.remove(data)
+            data.lost = data.lost or _CLOSED_FIRST
+            if not self.lost:
+                data._transaction.rollback()
+        if not shared and self._test_connection.connection.in_transaction():  # lost: the outer one is gone
+            self._test_connection.connection.rollback()
+        if inner:
+            raise TestFailure([_CLOSED_FIRST])
+
+
+@contextlib.contextmanager
+def _reported(problems: list[str]) -> t.Iterator[None]:
+    """Raise :class:`TestFailure` after the block if ``problems`` has any,
+    chained to the block's own exception."""
+    failed: BaseException | None = None
+    try:
+        yield
+    except BaseException as error:
+        failed = error
+        raise
+    finally:
+        if problems:
+            raise TestFailure(problems) from failed
 
 
 _TRANSACTION_CONTROL = re.compile(r"\s*(BEGIN|SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT)\b", re.IGNORECASE)
@@ -815,6 +1076,38 @@ _SHARED_ON_FLASK_3_2 = (
 _NO_TRANSACTION = (
     "This statement cannot run inside a transaction, and in a test every statement runs inside the test's,"
     " on AUTOCOMMIT connections too: test it outside the fixture pair (README, 'Limits'). ({})"
+)
+_COMMITS_IN_SHARED_DATA = (
+    "A real-commit test cannot run inside SharedData (a fixture of module or wider scope that names db, and is"
+    " still open): its rows are uncommitted on the run's connection, where another connection would wait on"
+    " them. conftest.py runs real-commit tests first; move session-scoped shared rows to module scope, or commit"
+    " them for the run through the connection fixture (README, 'Shared data')."
+)
+_RESTART_IN_SHARED_DATA = (
+    "restart_ids cannot restart MariaDB's AUTO_INCREMENT inside SharedData: ALTER TABLE commits, which would"
+    " commit the shared rows. Assert ids relative to the shared rows' own (README, 'Shared data')."
+)
+_LOST = (
+    "The rows that this test's scope shares (SharedData) are gone, and the scope's remaining tests fail with"
+    " this until it ends: {}"
+)
+_CLOSED_FIRST = (
+    "SharedData was closed while SharedData begun inside it was still open (a fixture of wider scope first"
+    " set up inside a narrower one's scope: a module-scoped one first used in a class whose class-scoped one"
+    " was open); the inner rows went with it. Have the narrower fixture request the wider one."
+)
+_UNCOMMITTED = (
+    "The SharedData's block left {} new, {} changed and {} deleted object(s) uncommitted, which are rolled"
+    " back: commit them, as the app's code would."
+)
+_MARIADB_STATE_KEPT = (
+    "The test changed its MariaDB session (a SET, a user variable, a temporary table, USE, a prepared statement)"
+    " inside SharedData, where a new connection would lose the shared rows: the scope's next tests run on that"
+    " session. Set session variables in init_command or a connect event (README, 'Shared data')."
+)
+_LEFT_CHECKED_OUT = (
+    "The code under test left {} connection(s) of db.engine checked out: close every Connection it takes from"
+    " the engine."
 )
 _LEFT_OPEN = "This db.engine connection was left open by a test that has ended: take a new one in each test."
 _DROPPED = "The database server dropped the test's connection during the test; the next test reconnects."
@@ -864,6 +1157,12 @@ def _no_test_transaction_in_a_child() -> None:
     # bound to the app's engine instead, whose pool refuses in a forked child.
     for test_connection in list(_open_test_connections):
         test_connection.db.session.session_factory.kw["bind"] = None
+        # Forked in a real-commit test, it would commit for good ever after: it follows the run's
+        # flag instead, on a pool of its own (the parent's, disposed by then, is kept, never closed).
+        engine, pool = test_connection.engine, test_connection._pool
+        _keep_forever(pool.original)
+        pool.original = engine.pool if engine.pool is not pool else pool.original.recreate()
+        engine.pool = pool
 
 
 if hasattr(os, "register_at_fork"):  # pragma: no branch (False only on Windows, which cannot fork)
@@ -991,17 +1290,22 @@ _MARIADB_STATE = (
 )
 
 
-def _reset_mariadb_session(connection: Connection) -> None:
-    """Release ``GET_LOCK`` locks; replace the connection if the last test
-    changed its session state (a SET, a temporary table, a user variable,
-    another current database, a prepared statement, an open HANDLER)."""
+def _reset_mariadb_session(connection: Connection, *, replace: bool = True) -> bool:
+    """Release ``GET_LOCK`` locks; say if the last test changed its session
+    state (a SET, a temporary table, a user variable, another current
+    database, a prepared statement, an open HANDLER), and then replace the
+    connection, unless not to ``replace`` it."""
     # A DBAPI cursor: its SELECT may open the transaction that the test's then goes on in.
     with contextlib.closing(connection.connection.cursor()) as cursor:
         cursor.execute(_MARIADB_STATE)
         state = tuple(cursor.fetchall()[0][1:])
     # The info dictionary goes with the DBAPI connection: a new one is noted.
-    if connection.info.setdefault("flask_scoped_db_state", state) != state:
+    changed: bool = connection.info.setdefault("flask_scoped_db_state", state) != state
+    if changed and replace:
         connection.invalidate()
+    elif changed:
+        connection.info["flask_scoped_db_state"] = state  # said once
+    return changed
 
 
 def _restart_auto_increments(connection: Connection) -> None:
@@ -1055,6 +1359,8 @@ class _TestPool(NullPool):
         self.named_a_gone_one = False
         self.ending = False  # the test is over: the rollbacks now are the pair's own
         self.statements: list[str] | None = None  # what assert_num_queries records
+        # 1 while a real-commit test runs: shared with the processes forked from the run (a live server).
+        self.committing = mmap.mmap(-1, 1)
 
     def join(self, connection: Connection) -> None:
         """Hand out the test's ``connection`` until :meth:`block`."""
@@ -1087,6 +1393,17 @@ class _TestPool(NullPool):
     def recreate(self) -> _TestPool:
         """``engine.dispose()`` keeps this pool: it holds no connections of its own."""
         return self
+
+    def connect(self) -> PoolProxiedConnection:
+        """In a process forked from the run, the app's own pool during a real-commit test."""
+        if self.committing[0] and os.getpid() != self._pid:
+            return self.original.connect()
+        return super().connect()
+
+    def original_checked_out(self) -> int:
+        """The connections checked out of the app's own pool, if it counts them."""
+        checkedout = getattr(self.original, "checkedout", None)
+        return checkedout() if checkedout else 1
 
     def checkedout(self) -> int:
         """The connections the code under test holds, as QueuePool counts them (a metrics view asks)."""
