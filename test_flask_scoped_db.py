@@ -2927,13 +2927,13 @@ def test_rows_seeded_for_the_run_through_the_connection_are_seen_by_its_tests_an
         engine.dispose()
 
 
-def test_the_blockers_message_says_how_to_write_rows_for_the_whole_run(
+def test_the_blockers_message_says_how_to_write_rows_that_tests_share(
     make_app: t.Callable[..., Flask], notes_db: ScopedDB
 ) -> None:
-    """Outside a test (a session-scoped fixture seeding through db.session), db.engine refuses with a message
-    that also names the connection fixture and the Session to write rows for the whole run with."""
+    """Outside a test (a fixture seeding through db.session), db.engine refuses with a message that also says
+    how to write rows that many tests share."""
     app = make_app(notes_db)
-    seeding = r"connection fixture, with a Session\(bind=connection\.connection\)"
+    seeding = r"a fixture of module, class or session scope that names db"
     with notes_db.test_connection(app), app.app_context(), pytest.raises(RuntimeError, match=seeding):
         notes_db.engine.connect()
 

@@ -7,8 +7,9 @@ test part of flask_scoped_db.py: ``setUpClass`` opens the run's own database
 (``TestDatabase``) and the one connection every test works on
 (``db.test_connection(app)``); ``setUp`` runs each test inside
 ``connection.transaction()``, whose cleanup rolls it back and fails the test
-(``TestFailure``) if the code under test escaped it. README.md, "Testing",
-explains each piece.
+(``TestFailure``) if the code under test escaped it. A class whose tests share
+rows writes them once in its own ``setUpClass``, inside
+``connection.shared_data()``. README.md, "Testing", explains each piece.
 
 Run it from the repository root::
 
@@ -49,13 +50,14 @@ from todo import create_app
 from todo import db
 
 # The flask_scoped_db release this file was written for: README, "Upgrading".
-WRITTEN_FOR = "0.3.0"
+WRITTEN_FOR = "0.4.0"
 
 _T = t.TypeVar("_T")
 
 
-class TodoTests(unittest.TestCase):
-    """The example app's views, each test inside a transaction of its own."""
+class PairTestCase(unittest.TestCase):
+    """The pair for unittest: subclass it, and each test of the subclass
+    runs inside a transaction of its own, on a database of the class's own."""
 
     restart_ids: t.ClassVar[bool] = False
     """Set it to True in a class whose tests compare ids: each test's
@@ -95,6 +97,10 @@ class TodoTests(unittest.TestCase):
         super().setUp()
         self.session = _enter_context(self.connection.transaction(restart_ids=self.restart_ids), self.addCleanup)
         self.client = self.app.test_client()
+
+
+class TodoTests(PairTestCase):
+    """The example app's views, each test inside a transaction of its own."""
 
     def test_a_todo_a_request_commits_is_seen_by_the_test(self) -> None:
         """What a view commits, the test's own Session reads."""
@@ -146,9 +152,60 @@ class TodoTests(unittest.TestCase):
 
     def listed_titles(self) -> list[str]:
         """The titles of the todos a request lists."""
-        todos = self.client.get("/").json
-        assert todos is not None
-        return [todo["title"] for todo in todos]
+        return _titles(self.client)
+
+
+class SharedTodosTests(PairTestCase):
+    """Tests that share three todos, written once for the class."""
+
+    todos: t.ClassVar[list[Todo]]
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        """For the class: the pair, then three todos its tests share, inside
+        ``connection.shared_data()``, which the class cleanup rolls back.
+        Each test sees them as written, and ``cls.todos`` in its own
+        ``db.session``, whatever the test before it did to them."""
+        super().setUpClass()
+        data = cls.connection.shared_data()
+        cls.addClassCleanup(data.close)
+        with data:
+            cls.todos = [Todo(title=title) for title in ("one", "two", "three")]
+            db.session.add_all(cls.todos)
+            db.session.commit()
+
+    # Each of the next two tests changes the shared todos, and checks first that
+    # they are as written: whichever runs second would see the other's changes.
+
+    def test_a_shared_todo_finished_by_a_request_is_unfinished_in_the_next_test(self) -> None:
+        """What a request commits to a shared row is gone in the next test."""
+        self.assert_as_written()
+        self.client.post(f"/{self.todos[0].id}/done")
+        self.session.refresh(self.todos[0])
+        self.assertTrue(self.todos[0].done)
+
+    def test_a_shared_todo_deleted_by_the_test_is_back_in_the_next_test(self) -> None:
+        """A shared object the test deletes and commits is back, usable, in the next test."""
+        self.assert_as_written()
+        self.session.delete(self.todos[1])
+        self.session.commit()
+        self.todos[2].title = "changed"
+        self.session.commit()
+        self.assertEqual(_titles(self.client), ["one", "changed"])
+
+    def assert_as_written(self) -> None:
+        """The shared todos, as objects and as a request lists them, are as setUpClass wrote them."""
+        self.assertEqual(
+            [(todo.title, todo.done) for todo in self.todos], [(t, False) for t in ("one", "two", "three")]
+        )
+        self.assertEqual(_titles(self.client), ["one", "two", "three"])
+
+
+def _titles(client: FlaskClient) -> list[str]:
+    """The titles of the todos a request lists."""
+    todos = client.get("/").json
+    assert todos is not None
+    return [todo["title"] for todo in todos]
 
 
 def _dispose_engine(app: Flask) -> None:

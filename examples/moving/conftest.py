@@ -30,7 +30,7 @@ from flask_scoped_db import TestSetupError
 from flask_scoped_db import check_version
 
 # The flask_scoped_db release this file was written for: README, "Upgrading".
-WRITTEN_FOR = "0.3.0"
+WRITTEN_FOR = "0.4.0"
 
 # isort: split
 from blog import TestConfig

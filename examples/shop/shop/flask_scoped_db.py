@@ -67,7 +67,7 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.util import ScopedRegistry
 from werkzeug.exceptions import NotFound
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 __all__ = [
     "ScopedDB",
     "SharedData",
@@ -1114,9 +1114,8 @@ _DROPPED = "The database server dropped the test's connection during the test; t
 _BLOCKED = (
     "This test used the app's database outside the fixture pair (outside TestConnection.transaction()), where"
     " what it writes would stay for good: name db_session (or client) in the test, or put its whole module"
-    ' inside the pair with pytestmark = pytest.mark.usefixtures("db_session"). Rows for the whole run: write them'
-    " in a session-scoped fixture through the connection fixture, with a Session(bind=connection.connection)"
-    " that commits; they stay for the run, and go with its tables (README, 'Testing', 'Rows for the whole run')."
+    ' inside the pair with pytestmark = pytest.mark.usefixtures("db_session"). Rows that many tests share: write'
+    " them in a fixture of module, class or session scope that names db (README, 'Testing', 'Shared data')."
 )
 
 
