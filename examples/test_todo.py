@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import typing as t
+import urllib.request
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import make_url
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import scoped_session
 from todo import Todo
@@ -44,3 +47,13 @@ def test_finishing_a_missing_todo_is_a_404(client: FlaskClient) -> None:
 def test_the_test_sees_what_the_view_committed(client: FlaskClient, db_session: scoped_session[Session]) -> None:
     client.post("/", data={"title": "write tests"})
     assert [todo.title for todo in Todo.query] == ["write tests"]
+
+
+@pytest.mark.skipif(not make_url(os.environ["TEST_DATABASE_URL"]).database, reason="another process cannot read memory")
+def test_the_live_server_lists_a_todo_the_test_committed(
+    live_server: t.Any, db_session: scoped_session[Session], real_commits: None
+) -> None:
+    db_session.add(Todo(title="seen by another process"))
+    db_session.commit()
+    with urllib.request.urlopen(live_server.url("/")) as response:
+        assert [todo["title"] for todo in json.load(response)] == ["seen by another process"]
