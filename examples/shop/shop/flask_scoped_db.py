@@ -1029,9 +1029,10 @@ class SharedData(contextlib.AbstractContextManager[scoped_session[Session]]):
         inner = shared[shared.index(self) + 1 :]
         for data in [*reversed(inner), self]:
             shared.remove(data)
-            data.lost = data.lost or _CLOSED_FIRST
-            if not self.lost:
+            if not self.lost:  # else the outer transaction is gone, with its savepoints
                 data._transaction.rollback()
+            if data is not self:
+                data.lost = data.lost or _CLOSED_FIRST
         if not shared and self._test_connection.connection.in_transaction():  # lost: the outer one is gone
             self._test_connection.connection.rollback()
         if inner:
