@@ -4749,3 +4749,68 @@ def test_rows_committed_for_the_run_survive_a_real_commit_test(tmp_path: Path) -
         report = run_pytest(tmp_path, CONFTEST, SEEDED_REAL_COMMIT_TESTS, "-p", "no:xdist", **environment)
         assert tables_left((tmp_path / "database.txt").read_text()) == []
     assert "3 passed" in report and summary(report) == {}, report
+
+
+def test_shared_objects_refuse_to_load_between_tests(make_app: t.Callable[..., Flask], notes_db: ScopedDB) -> None:
+    """A shared object read in a test is expired again after it: read between tests, the engine refuses with the
+    blocker's message; in the next test it reads its row again."""
+    app = make_app(notes_db)
+    with notes_db.test_connection(app) as test_connection:
+        data = test_connection.shared_data()
+        with data as session:
+            note = Note(text="shared")
+            session.add(note)
+            session.commit()
+        with test_connection.transaction():
+            assert note.text == "shared"
+        with pytest.raises(RuntimeError, match="This test used the app's database outside the fixture pair"):
+            _ = note.text
+        with test_connection.transaction():
+            assert note.text == "shared"
+        data.close()
+
+
+@pytest.mark.skipif(BACKEND != "mysql", reason="MariaDB's AUTO_INCREMENT restarts by ALTER TABLE, which commits")
+def test_restart_ids_inside_shared_data_on_mariadb_is_refused(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """On MariaDB, transaction(restart_ids=True) inside open SharedData raises TestSetupError saying why; the
+    shared rows are still there for the next test."""
+    app = make_app(notes_db)
+    with notes_db.test_connection(app) as test_connection:
+        data = test_connection.shared_data()
+        with data as session:
+            session.add(Note(text="shared"))
+            session.commit()
+        with (
+            pytest.raises(
+                TestSetupError, match="restart_ids cannot restart MariaDB's AUTO_INCREMENT inside SharedData"
+            ),
+            test_connection.transaction(restart_ids=True),
+        ):
+            pass  # pragma: no cover (refused before the block)
+        with test_connection.transaction() as session:
+            assert session.scalars(select(Note.text)).all() == ["shared"]
+        data.close()
+
+
+@pytest.mark.skipif(BACKEND != "mysql", reason="MariaDB's session state")
+def test_a_test_that_changes_the_mariadb_session_inside_shared_data_fails(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """On MariaDB, a test that sets a user variable inside open SharedData fails with a TestFailure saying the
+    scope's next tests run on that session; the shared rows are still there for the next test."""
+    app = make_app(notes_db)
+    with notes_db.test_connection(app) as test_connection:
+        data = test_connection.shared_data()
+        with data as session:
+            session.add(Note(text="shared"))
+            session.commit()
+        with (
+            pytest.raises(TestFailure, match="The test changed its MariaDB session"),
+            test_connection.transaction() as session,
+        ):
+            session.execute(text("SET @kept = 1"))
+        with test_connection.transaction() as session:
+            assert session.scalars(select(Note.text)).all() == ["shared"]
+        data.close()
