@@ -4221,3 +4221,601 @@ def test_a_conftest_written_for_another_release_stops_the_run_once(tmp_path: Pat
 def test_a_conftest_written_for_this_release_passes() -> None:
     """check_version() accepts any patch release of the same minor version."""
     check_version(flask_scoped_db.__version__.rsplit(".", 1)[0] + ".99")
+
+
+# -- Shared data and real-commit tests ------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def run_database() -> t.Iterator[dict[str, str]]:
+    """The environment of a whole run on a database of its own: on a server, a scratch database (dropped
+    afterwards, with the run's database made beside it); on SQLite, the run's own beside ours."""
+    if BACKEND == "sqlite":
+        yield {}
+        return
+    scratch = Scratch()
+    try:
+        yield {"TEST_DATABASE_URL": scratch.database().render_as_string(hide_password=False)}
+    finally:
+        scratch.close()
+
+
+def outcomes(report: str) -> dict[str, str]:
+    """The -rA summary of a run, classes' tests too: "test_module.py::Class::test_x" -> "PASSED", or
+    "FAILED: reason", "ERROR: reason" (at set-up or teardown)."""
+    found = re.findall(r"^(PASSED|FAILED|ERROR|XFAIL) (test_\w+\.py::[\w:]+)(?: - (.*))?$", report, re.MULTILINE)
+    return {name: f"{outcome}: {reason}" if reason else outcome for outcome, name, reason in found}
+
+
+def tables_left(url: str) -> list[str]:
+    """The tables in the database ``url`` names."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        return inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+NESTED_CONFTEST = (
+    CONFTEST
+    + '''
+
+@pytest.fixture(scope="session")
+def session_rows(db: ScopedDB) -> None:
+    """Session scope: shared data for every test of the run that names it."""
+    db.session.add(Item(name="session"))
+    db.session.commit()
+'''
+)
+
+NESTED_TESTS = """
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from conftest import Item
+
+Path("database.txt").write_text(os.environ["TEST_DATABASE_URL"])
+
+
+def names(db_session):
+    return db_session.scalars(select(Item.name).order_by(Item.name)).all()
+
+
+@pytest.fixture(scope="module")
+def module_rows(db, session_rows):
+    db.session.add(Item(name="module"))
+    db.session.commit()
+
+
+@pytest.fixture(scope="class")
+def class_rows(db, module_rows):
+    db.session.add(Item(name="class"))
+    db.session.commit()
+
+
+class TestInAClass:
+    def test_sees_every_level_above(self, db_session, class_rows):
+        assert names(db_session) == ["class", "module", "session"]
+        db_session.add(Item(name="test"))
+        db_session.commit()
+        assert names(db_session) == ["class", "module", "session", "test"]
+
+    def test_sees_every_level_above_again(self, db_session, class_rows):
+        assert names(db_session) == ["class", "module", "session"]
+
+
+def test_after_the_class_sees_no_class_rows(db_session, module_rows):
+    assert names(db_session) == ["module", "session"]
+"""
+
+NESTED_LATER_TESTS = """
+from sqlalchemy import select
+
+from conftest import Item
+
+
+def test_after_the_module_sees_no_module_rows(db_session, session_rows):
+    assert db_session.scalars(select(Item.name)).all() == ["session"]
+
+
+def test_without_naming_them_sees_the_session_rows_still_open(db_session):
+    assert db_session.scalars(select(Item.name)).all() == ["session"]
+"""
+
+
+@pytest.mark.whole_runs
+@pytest.mark.xfail(
+    strict=True,
+    reason="SharedData.close() marks itself lost before its own rollback, so a nested scope's savepoint is never"
+    " rolled back: its rows stay for the rest of the outer scope",
+)
+def test_shared_data_nests_and_each_scopes_rows_are_gone_after_it(tmp_path: Path) -> None:
+    """Session-, module- and class-scoped shared data nest: a test in the class sees all three levels, a test
+    after the class the two above it, a test of a later module the session's only; the run's database is left
+    without tables."""
+    directory = tmp_path / "run"
+    directory.mkdir()
+    (directory / "test_later.py").write_text(NESTED_LATER_TESTS)
+    with run_database() as environment:
+        report = run_pytest(directory, NESTED_CONFTEST, NESTED_TESTS, "-p", "no:xdist", **environment)
+        if not IS_SQLITE_MEMORY:
+            assert tables_left((directory / "database.txt").read_text()) == []
+    assert "5 passed" in report and "FAILED" not in report and "ERROR" not in report, report
+
+
+SHARED_TESTS = """
+import pytest
+from sqlalchemy import delete, inspect, select, update
+
+from conftest import Item
+
+WRITTEN = []
+
+
+@pytest.fixture(scope="module")
+def shared(db):
+    items = [Item(name="one"), Item(name="two")]
+    db.session.add_all(items)
+    db.session.commit()
+    WRITTEN[:] = [(item.id, item.name) for item in items]
+    return items
+
+
+def check(db_session, shared):
+    # The shared objects are in the test's session, expired, and read the rows afresh, as written.
+    assert all(item in db_session and "name" in inspect(item).unloaded for item in shared)
+    assert db_session.execute(select(Item.id, Item.name).order_by(Item.id)).all() == WRITTEN
+    assert [(item.id, item.name) for item in shared] == WRITTEN
+    assert [db_session.get(Item, id) for id, _ in WRITTEN] == shared
+
+
+def test_commits_changes_to_the_shared_objects(db_session, shared):
+    check(db_session, shared)
+    shared[0].name = "changed"
+    db_session.add(Item(name="three"))
+    db_session.commit()
+    assert db_session.scalars(select(Item.name).order_by(Item.id)).all() == ["changed", "two", "three"]
+
+
+def test_deletes_a_shared_object_and_commits(db_session, shared):
+    check(db_session, shared)
+    db_session.delete(shared[1])
+    db_session.commit()
+    assert db_session.scalars(select(Item.name)).all() == ["one"]
+
+
+def test_adds_the_shared_objects_to_its_session(db, db_session, shared):
+    check(db_session, shared)
+    db.session.add_all(shared)
+    shared[1].name = "added"
+    db.session.commit()
+    assert db_session.scalars(select(Item.name).order_by(Item.id)).all() == ["one", "added"]
+
+
+@pytest.mark.xfail(raises=RuntimeError, strict=True)
+def test_fails_halfway(db_session, shared):
+    check(db_session, shared)
+    shared[0].name = "halfway"
+    db_session.add(Item(name="three"))
+    db_session.commit()
+    shared[1].name = "flushed"
+    db_session.flush()
+    raise RuntimeError("failed halfway")
+
+
+def test_commits_through_requests(client, db_session, shared):
+    check(db_session, shared)
+    assert client.post("/items/three").status_code == 201
+    assert client.get("/items").json == ["one", "three", "two"]
+
+
+def test_writes_through_engine_connections(db, db_session, shared):
+    check(db_session, shared)
+    with db.engine.begin() as connection:
+        connection.execute(update(Item).where(Item.id == WRITTEN[0][0]).values(name="engine"))
+        connection.execute(delete(Item).where(Item.id == WRITTEN[1][0]))
+    with db.engine.connect() as connection:
+        connection.execute(update(Item).values(name="uncommitted"))
+    assert db_session.scalars(select(Item.name)).all() == ["engine"]
+"""
+
+
+@pytest.mark.whole_runs
+@pytest.mark.parametrize("order", ["in file order", "shuffled under -n 2"])
+def test_each_test_sees_the_shared_data_as_written_whatever_the_test_before_did(tmp_path: Path, order: str) -> None:
+    """Module-scoped shared data: each test finds the rows and the fixture's objects (expired, in its session)
+    as written, after a test that committed changes to them, deleted one, failed halfway, committed through
+    requests or through db.engine connections; in file order, and shuffled by pytest-randomly under -n 2."""
+    options = ["-p", "no:xdist"] if order == "in file order" else ["-p", "randomly", "-n", "2"]
+    report = run_pytest(tmp_path, CONFTEST, SHARED_TESTS, *options)
+    assert "5 passed, 1 xfailed" in report and "FAILED" not in report and "ERROR" not in report, report
+    assert ("Using --randomly-seed" in report) == (order != "in file order"), report
+
+
+SHARED_FAILURE_TESTS = """
+import pytest
+from sqlalchemy import func, select
+
+from conftest import Item
+
+
+def count(db_session):
+    return db_session.scalar(select(func.count()).select_from(Item))
+
+
+@pytest.fixture(scope="class")
+def uncommitted_rows(db):
+    db.session.add(Item(name="committed"))
+    db.session.commit()
+    db.session.add(Item(name="uncommitted"))
+
+
+class TestUncommitted:
+    def test_first(self, db_session, uncommitted_rows):
+        pass
+
+    def test_second(self, db_session, uncommitted_rows):
+        assert db_session.scalars(select(Item.name)).all() == ["committed"]
+
+
+def test_clean_after_uncommitted_rows(db_session):
+    assert count(db_session) == 0
+
+
+@pytest.fixture(scope="class")
+def shared_rows(db):
+    db.session.add(Item(name="shared"))
+    db.session.commit()
+
+
+class TestLost:
+    def test_ends_the_outer_transaction(self, db_session, shared_rows):
+        db_session.add(Item(name="committed"))
+        db_session.flush()
+        db_session.connection().commit()
+
+    def test_next_in_the_scope(self, db_session, shared_rows):
+        pass
+
+    def test_last_in_the_scope(self, db_session, shared_rows):
+        pass
+
+
+def test_clean_after_a_lost_scope(db_session):
+    assert count(db_session) == 0
+
+
+class TestRealCommitsInside:
+    def test_commits_for_real(self, db_session, shared_rows, real_commits):
+        pass
+
+
+def test_clean_after_real_commits_inside(db_session):
+    assert count(db_session) == 0
+"""
+
+
+@pytest.fixture(scope="session")
+def shared_failure_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Session scope: the outcomes of SHARED_FAILURE_TESTS, run once with our conftest.py."""
+    report = run_pytest(tmp_path_factory.mktemp("shared_failures") / "run", CONFTEST, SHARED_FAILURE_TESTS)
+    return outcomes(report)
+
+
+@pytest.mark.whole_runs
+def test_shared_data_left_uncommitted_is_rolled_back_and_fails_the_first_test_of_its_scope(
+    shared_failure_run: dict[str, str],
+) -> None:
+    """A class-scoped fixture that leaves a row uncommitted errors the first test of its class with a TestFailure
+    that says so; the next test of the class finds only the committed row, the test after the class none."""
+    uncommitted = "ERROR: flask_scoped_db.TestFailure: The SharedData's block left 1 new, 0 changed and 0 deleted"
+    assert shared_failure_run["test_inner.py::TestUncommitted::test_first"].startswith(uncommitted)
+    assert shared_failure_run["test_inner.py::TestUncommitted::test_second"] == "PASSED"
+    assert shared_failure_run["test_inner.py::test_clean_after_uncommitted_rows"] == "PASSED"
+
+
+@pytest.mark.whole_runs
+def test_a_test_that_ends_the_outer_transaction_in_shared_data_fails_the_rest_of_its_scope(
+    shared_failure_run: dict[str, str],
+) -> None:
+    """A test that commits the outer transaction inside shared data fails, and each later test of the scope
+    errors saying the shared rows are gone and why; the test after the scope starts clean."""
+    ended = "ERROR: flask_scoped_db.TestFailure: The code under test ended the outer transaction"
+    lost = "ERROR: flask_scoped_db.TestFailure: The rows that this test's scope shares (SharedData) are gone"
+    assert shared_failure_run["test_inner.py::TestLost::test_ends_the_outer_transaction"].startswith(ended)
+    for test in ("test_next_in_the_scope", "test_last_in_the_scope"):
+        reason = shared_failure_run[f"test_inner.py::TestLost::{test}"]
+        assert reason.startswith(lost) and "The code under test ended the outer transaction" in reason, reason
+    assert shared_failure_run["test_inner.py::test_clean_after_a_lost_scope"] == "PASSED"
+
+
+@pytest.mark.whole_runs
+def test_a_real_commit_test_inside_shared_data_errors_naming_real_commit_tests(
+    shared_failure_run: dict[str, str],
+) -> None:
+    """A real-commit test that names a class-scoped shared fixture errors at set-up with a TestSetupError that
+    names real-commit tests; the next test starts clean."""
+    refused = "ERROR: flask_scoped_db.TestSetupError: A real-commit test cannot run inside SharedData"
+    assert shared_failure_run["test_inner.py::TestRealCommitsInside::test_commits_for_real"].startswith(refused)
+    assert shared_failure_run["test_inner.py::test_clean_after_real_commits_inside"] == "PASSED"
+
+
+def test_shared_data_closed_before_shared_data_begun_inside_it_fails_and_rolls_both_back(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """Closing a SharedData while one begun inside it is open raises TestFailure saying so; the rows of both
+    are rolled back, and closing the inner one afterwards does nothing."""
+    app = make_app(notes_db)
+    with notes_db.test_connection(app) as test_connection:
+        outer = test_connection.shared_data()
+        with outer as session:
+            session.add(Note(text="outer"))
+            session.commit()
+        inner = test_connection.shared_data()
+        with inner as session:
+            session.add(Note(text="inner"))
+            session.commit()
+        with pytest.raises(TestFailure, match="SharedData was closed while SharedData begun inside it was still open"):
+            outer.close()
+        inner.close()
+        with test_connection.transaction() as session:
+            assert session.scalars(select(Note.text)).all() == []
+
+
+def test_a_real_commit_test_inside_open_shared_data_is_refused_naming_real_commit_tests(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """transaction(real_commits=True) inside open SharedData raises TestSetupError naming real-commit tests,
+    before anything is committed; the shared rows are still there for the next test."""
+    app = make_app(notes_db)
+    with notes_db.test_connection(app) as test_connection:
+        data = test_connection.shared_data()
+        with data as session:
+            session.add(Note(text="shared"))
+            session.commit()
+        with (
+            pytest.raises(TestSetupError, match="A real-commit test cannot run inside SharedData"),
+            test_connection.transaction(real_commits=True),
+        ):
+            pass  # pragma: no cover (refused before the block)
+        with test_connection.transaction() as session:
+            assert session.scalars(select(Note.text)).all() == ["shared"]
+        data.close()
+        with test_connection.transaction() as session:
+            assert session.scalars(select(Note.text)).all() == []
+
+
+def test_a_real_commit_test_commits_for_real_and_the_next_test_starts_clean(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """In-process, on every backend (sqlite:// in memory too): a real-commit test's commit is seen by another
+    connection (on a database that has another); the next real-commit test and the next pair test find no
+    rows, and take id 1."""
+    app = make_app(notes_db)
+    with notes_db.test_connection(app) as test_connection:
+        with test_connection.transaction(real_commits=True) as session:
+            session.add_all([Note(text="a"), Note(text="b")])
+            session.commit()
+            if not IS_SQLITE_MEMORY:
+                other = create_engine(os.environ["TEST_DATABASE_URL"], poolclass=NullPool)
+                try:
+                    with other.connect() as connection:
+                        assert connection.scalars(select(Note.text).order_by(Note.text)).all() == ["a", "b"]
+                finally:
+                    other.dispose()
+        with test_connection.transaction(real_commits=True) as session:
+            assert session.scalars(select(Note.text)).all() == []
+            note = Note(text="c")
+            session.add(note)
+            session.commit()
+            assert note.id == 1
+        with test_connection.transaction() as session:
+            assert session.scalars(select(Note.text)).all() == []
+            note = Note(text="d")
+            session.add(note)
+            session.commit()
+            assert note.id == 1
+
+
+REAL_COMMIT_TESTS = """
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+from sqlalchemy import select
+
+from conftest import Item
+
+
+def served_names(live_server):
+    with urllib.request.urlopen(live_server.url("/items"), timeout=30) as response:
+        return json.load(response)
+
+
+def rows(db_session):
+    return db_session.execute(select(Item.id, Item.name).order_by(Item.id)).all()
+
+
+def new_id(db_session, name):
+    item = Item(name=name)
+    db_session.add(item)
+    db_session.commit()
+    return item.id
+
+
+def test_a_pair_test_after_them_starts_clean(db_session):
+    assert rows(db_session) == []
+    assert new_id(db_session, "pair") == 1
+
+
+def test_a_live_server_refuses_in_a_pair_test(live_server, db_session):
+    with pytest.raises(urllib.error.HTTPError) as error:
+        served_names(live_server)
+    error.value.close()
+    assert error.value.code == 500
+
+
+def test_a_live_server_reads_what_a_real_commit_test_commits(live_server, db_session, real_commits):
+    db_session.add(Item(name="committed"))
+    db_session.commit()
+    request = urllib.request.Request(live_server.url("/items/posted"), method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 201
+    assert served_names(live_server) == ["committed", "posted"]
+    assert [name for _, name in rows(db_session)] == ["committed", "posted"]
+
+
+def test_the_next_real_commit_test_starts_clean(live_server, db_session, real_commits):
+    assert rows(db_session) == []
+    assert served_names(live_server) == []
+    assert new_id(db_session, "next") == 1
+"""
+
+
+@pytest.mark.whole_runs
+@pytest.mark.skipif(IS_SQLITE_MEMORY, reason="a live server's process cannot read another's in-memory database")
+def test_a_live_server_reads_a_real_commit_tests_rows_and_the_next_tests_start_clean(tmp_path: Path) -> None:
+    """Under pytest-flask's live_server, a real-commit test (run first, wherever it is in the file) commits rows
+    that the server's process reads and writes; the next real-commit test and the pair test after them find no
+    rows and take id 1; in a pair test the server refuses the database."""
+    with run_database() as environment:
+        report = run_pytest(tmp_path, CONFTEST, REAL_COMMIT_TESTS, "-p", "no:xdist", **environment)
+    assert "4 passed" in report and summary(report) == {}, report
+    order = re.findall(r"^PASSED test_inner\.py::(\w+)", report, re.MULTILINE)
+    assert order[:2] == [
+        "test_a_live_server_reads_what_a_real_commit_test_commits",
+        "test_the_next_real_commit_test_starts_clean",
+    ]
+
+
+SEEDED_REAL_COMMIT_TESTS = '''
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from conftest import Item
+from flask_scoped_db import TestConnection
+
+Path("database.txt").write_text(os.environ["TEST_DATABASE_URL"])
+
+
+@pytest.fixture(scope="session")
+def kept(connection: TestConnection) -> None:
+    """Session scope: a row committed for the run, through the connection fixture."""
+    with Session(bind=connection.connection) as session:
+        session.add(Item(name="kept"))
+        session.commit()
+
+
+def rows(db_session):
+    return db_session.execute(select(Item.id, Item.name).order_by(Item.id)).all()
+
+
+def new_id(db_session, name):
+    item = Item(name=name)
+    db_session.add(item)
+    db_session.commit()
+    return item.id
+
+
+def test_deletes_the_runs_row_for_real(db_session, kept, real_commits):
+    assert rows(db_session) == [(1, "kept")]
+    db_session.delete(db_session.scalars(select(Item)).one())
+    db_session.add(Item(name="new"))
+    db_session.commit()
+    assert [name for _, name in rows(db_session)] == ["new"]
+
+
+def test_the_next_real_commit_test_finds_it_again(db_session, kept, real_commits):
+    assert rows(db_session) == [(1, "kept")]
+    assert new_id(db_session, "next") == 2
+
+
+def test_a_pair_test_finds_it_again(db_session, kept):
+    assert rows(db_session) == [(1, "kept")]
+    assert new_id(db_session, "pair") == 2
+'''
+
+
+@pytest.mark.whole_runs
+@pytest.mark.skipif(IS_SQLITE_MEMORY, reason="real commits reach another process on a database it can open")
+def test_rows_committed_for_the_run_survive_a_real_commit_test(tmp_path: Path) -> None:
+    """A row a session-scoped fixture commits through Session(bind=connection.connection) is back, with its id,
+    after a real-commit test deleted it for real: the next real-commit test and the next pair test find it,
+    and their ids go on after it; the run's database is left without tables."""
+    with run_database() as environment:
+        report = run_pytest(tmp_path, CONFTEST, SEEDED_REAL_COMMIT_TESTS, "-p", "no:xdist", **environment)
+        assert tables_left((tmp_path / "database.txt").read_text()) == []
+    assert "3 passed" in report and summary(report) == {}, report
+
+
+def test_shared_objects_refuse_to_load_between_tests(make_app: t.Callable[..., Flask], notes_db: ScopedDB) -> None:
+    """A shared object read in a test is expired again after it: read between tests, the engine refuses with the
+    blocker's message; in the next test it reads its row again."""
+    app = make_app(notes_db)
+    with notes_db.test_connection(app) as test_connection:
+        data = test_connection.shared_data()
+        with data as session:
+            note = Note(text="shared")
+            session.add(note)
+            session.commit()
+        with test_connection.transaction():
+            assert note.text == "shared"
+        with pytest.raises(RuntimeError, match="This test used the app's database outside the fixture pair"):
+            _ = note.text
+        with test_connection.transaction():
+            assert note.text == "shared"
+        data.close()
+
+
+@pytest.mark.skipif(BACKEND != "mysql", reason="MariaDB's AUTO_INCREMENT restarts by ALTER TABLE, which commits")
+def test_restart_ids_inside_shared_data_on_mariadb_is_refused(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """On MariaDB, transaction(restart_ids=True) inside open SharedData raises TestSetupError saying why; the
+    shared rows are still there for the next test."""
+    app = make_app(notes_db)
+    with notes_db.test_connection(app) as test_connection:
+        data = test_connection.shared_data()
+        with data as session:
+            session.add(Note(text="shared"))
+            session.commit()
+        with (
+            pytest.raises(
+                TestSetupError, match="restart_ids cannot restart MariaDB's AUTO_INCREMENT inside SharedData"
+            ),
+            test_connection.transaction(restart_ids=True),
+        ):
+            pass  # pragma: no cover (refused before the block)
+        with test_connection.transaction() as session:
+            assert session.scalars(select(Note.text)).all() == ["shared"]
+        data.close()
+
+
+@pytest.mark.skipif(BACKEND != "mysql", reason="MariaDB's session state")
+def test_a_test_that_changes_the_mariadb_session_inside_shared_data_fails(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """On MariaDB, a test that sets a user variable inside open SharedData fails with a TestFailure saying the
+    scope's next tests run on that session; the shared rows are still there for the next test."""
+    app = make_app(notes_db)
+    with notes_db.test_connection(app) as test_connection:
+        data = test_connection.shared_data()
+        with data as session:
+            session.add(Note(text="shared"))
+            session.commit()
+        with (
+            pytest.raises(TestFailure, match="The test changed its MariaDB session"),
+            test_connection.transaction() as session,
+        ):
+            session.execute(text("SET @kept = 1"))
+        with test_connection.transaction() as session:
+            assert session.scalars(select(Note.text)).all() == ["shared"]
+        data.close()
