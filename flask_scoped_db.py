@@ -985,7 +985,8 @@ class SharedData(contextlib.AbstractContextManager[scoped_session[Session]]):
         self.objects: list[tuple[object, t.Any]] = []
         """The ORM objects its block committed, each with its identity key."""
         self.lost: str | None = None
-        """Why its rows are gone before :meth:`close`: a test ended the outer transaction, say."""
+        """Why its rows are gone or incomplete before :meth:`close`: a test
+        ended the outer transaction, or its block left rows uncommitted."""
         self._transaction = test_connection._begin(restart_ids=False)
         test_connection._shared.append(self)
         self._writing: contextlib.AbstractContextManager[scoped_session[Session]] | None = None
@@ -1007,6 +1008,7 @@ class SharedData(contextlib.AbstractContextManager[scoped_session[Session]]):
                     yield session
             finally:
                 test_connection._settle(self._transaction, problems, rollback=False)
+                self.lost = self.lost or next(iter(problems), None)  # each test of the scope says so
 
     def take(self, session: scoped_session[Session]) -> list[str]:
         """Note the objects that ``session`` holds, but those of the
@@ -1029,7 +1031,7 @@ class SharedData(contextlib.AbstractContextManager[scoped_session[Session]]):
         inner = shared[shared.index(self) + 1 :]
         for data in [*reversed(inner), self]:
             shared.remove(data)
-            if not self.lost:  # else the outer transaction is gone, with its savepoints
+            if data._transaction.is_active:  # else the outer transaction is gone, with its savepoints
                 data._transaction.rollback()
             if data is not self:
                 data.lost = data.lost or _CLOSED_FIRST
@@ -1089,8 +1091,8 @@ _RESTART_IN_SHARED_DATA = (
     " commit the shared rows. Assert ids relative to the shared rows' own (README, 'Shared data')."
 )
 _LOST = (
-    "The rows that this test's scope shares (SharedData) are gone, and the scope's remaining tests fail with"
-    " this until it ends: {}"
+    "The rows that this test's scope shares (SharedData) are gone or incomplete, and the scope's remaining tests"
+    " fail with this until it ends: {}"
 )
 _CLOSED_FIRST = (
     "SharedData was closed while SharedData begun inside it was still open (a fixture of wider scope first"

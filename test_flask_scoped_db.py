@@ -4327,11 +4327,6 @@ def test_without_naming_them_sees_the_session_rows_still_open(db_session):
 
 
 @pytest.mark.whole_runs
-@pytest.mark.xfail(
-    strict=True,
-    reason="SharedData.close() marks itself lost before its own rollback, so a nested scope's savepoint is never"
-    " rolled back: its rows stay for the rest of the outer scope",
-)
 def test_shared_data_nests_and_each_scopes_rows_are_gone_after_it(tmp_path: Path) -> None:
     """Session-, module- and class-scoped shared data nest: a test in the class sees all three levels, a test
     after the class the two above it, a test of a later module the session's only; the run's database is left
@@ -4506,14 +4501,16 @@ def shared_failure_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, st
 
 
 @pytest.mark.whole_runs
-def test_shared_data_left_uncommitted_is_rolled_back_and_fails_the_first_test_of_its_scope(
+def test_shared_data_left_uncommitted_fails_every_test_of_its_scope(
     shared_failure_run: dict[str, str],
 ) -> None:
     """A class-scoped fixture that leaves a row uncommitted errors the first test of its class with a TestFailure
-    that says so; the next test of the class finds only the committed row, the test after the class none."""
-    uncommitted = "ERROR: flask_scoped_db.TestFailure: The SharedData's block left 1 new, 0 changed and 0 deleted"
-    assert shared_failure_run["test_inner.py::TestUncommitted::test_first"].startswith(uncommitted)
-    assert shared_failure_run["test_inner.py::TestUncommitted::test_second"] == "PASSED"
+    that says so, and the next test of the class with the same reason; the test after the class finds no rows."""
+    uncommitted = "The SharedData's block left 1 new, 0 changed and 0 deleted"
+    assert shared_failure_run["test_inner.py::TestUncommitted::test_first"].startswith(
+        f"ERROR: flask_scoped_db.TestFailure: {uncommitted}"
+    )
+    assert uncommitted in shared_failure_run["test_inner.py::TestUncommitted::test_second"]
     assert shared_failure_run["test_inner.py::test_clean_after_uncommitted_rows"] == "PASSED"
 
 

@@ -75,7 +75,8 @@ def connection(app: Flask, db: ScopedDB) -> t.Iterator[TestConnection]:
 @pytest.fixture
 def db_session(request: pytest.FixtureRequest, connection: TestConnection) -> t.Iterator[scoped_session[Session]]:
     """Function scope, part 2 of the pair: ``db.session``, in an app context of
-    the test's own, inside a transaction that is rolled back after the test.
+    the test's own, inside a transaction that is rolled back after the test
+    (inside the rows its scope shares, if any: ``pytest_fixture_setup``).
 
     Every Session and every ``db.engine`` connection of the test (in a
     request, a CLI command, a nested context, another thread) joins that
