@@ -4617,6 +4617,26 @@ def test_a_real_commit_test_commits_for_real_and_the_next_test_starts_clean(
             assert note.id == 1
 
 
+@pytest.mark.skipif(BACKEND != "sqlite" or IS_SQLITE_MEMORY, reason="an SQLite file's lock, with a short timeout")
+def test_a_real_commit_test_that_keeps_a_lock_fails_saying_its_rows_could_not_be_put_back(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """A real-commit test that leaves a connection holding a write lock fails, naming the connection and that
+    the tables could not be put back, rather than hanging or raising from the pair."""
+    app = make_app(notes_db, SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"timeout": 0.05}})
+    with notes_db.test_connection(app) as test_connection:
+        with pytest.raises(TestFailure) as failure, test_connection.transaction(real_commits=True) as session:
+            session.add(Note(text="committed"))
+            session.commit()
+            leaked = notes_db.engine.connect()
+            leaked.execute(insert(Note).values(text="locked"))
+        leaked.close()
+    assert [problem[:50] for problem in failure.value.problems] == [
+        "The code under test left 1 connection(s) of db.eng",
+        "The tables could not be put back as they were befo",
+    ]
+
+
 REAL_COMMIT_TESTS = """
 import json
 import urllib.error

@@ -914,23 +914,27 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         connection, problems = self.connection, []
         if (left := self._pool.original_checked_out()) > 1:  # the run's own connection is one
             problems.append(_LEFT_CHECKED_OUT.format(left - 1))
-        if connection.dialect.name == "postgresql":  # a connection left open may hold locks: fail, never wait
-            connection.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
-        self._drop_made_tables()
-        tables = self._tables()
-        held = connection.execute(select(*(exists().select_from(table) for table in tables))).one()
-        for table, has in reversed(list(zip(tables, held))):
-            if has:
-                connection.execute(table.delete())
-        if connection.dialect.name == "sqlite" and inspect(connection).has_table("sqlite_sequence"):
-            connection.exec_driver_sql("DELETE FROM sqlite_sequence")  # AUTOINCREMENT's counters
-        for table, table_rows in rows.items():
-            connection.execute(insert(table), [row._asdict() for row in table_rows])
-        if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql(_RESTART[2:])
-        connection.commit()
-        if _is_mariadb(connection):
-            _restart_auto_increments(connection)
+        try:
+            if connection.dialect.name == "postgresql":  # a connection left open may hold locks: fail, never wait
+                connection.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
+            self._drop_made_tables()
+            tables = self._tables()
+            held = connection.execute(select(*(exists().select_from(table) for table in tables))).one()
+            for table, has in reversed(list(zip(tables, held))):
+                if has:
+                    connection.execute(table.delete())
+            if connection.dialect.name == "sqlite" and inspect(connection).has_table("sqlite_sequence"):
+                connection.exec_driver_sql("DELETE FROM sqlite_sequence")  # AUTOINCREMENT's counters
+            for table, table_rows in rows.items():
+                connection.execute(insert(table), [row._asdict() for row in table_rows])
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql(_RESTART[2:])
+            connection.commit()
+            if _is_mariadb(connection):
+                _restart_auto_increments(connection)
+        except DBAPIError as error:
+            connection.rollback()
+            problems.append(_NOT_PUT_BACK.format(error.orig))
         return problems
 
     def _drop_made_tables(self) -> None:
@@ -1111,6 +1115,10 @@ _MARIADB_STATE_KEPT = (
 _LEFT_CHECKED_OUT = (
     "The code under test left {} connection(s) of db.engine checked out: close every Connection it takes from"
     " the engine."
+)
+_NOT_PUT_BACK = (
+    "The tables could not be put back as they were before this real-commit test ({}): what it committed stays,"
+    " and the next tests may see it. Close every connection the test takes, and end its transactions."
 )
 _LEFT_OPEN = "This db.engine connection was left open by a test that has ended: take a new one in each test."
 _DROPPED = "The database server dropped the test's connection during the test; the next test reconnects."
