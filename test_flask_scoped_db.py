@@ -2933,7 +2933,7 @@ def test_the_blockers_message_says_how_to_write_rows_that_tests_share(
     """Outside a test (a fixture seeding through db.session), db.engine refuses with a message that also says
     how to write rows that many tests share."""
     app = make_app(notes_db)
-    seeding = r"a fixture of module, class or session scope that names db"
+    seeding = r"a fixture of module, class or session scope that takes shared_session"
     with notes_db.test_connection(app), app.app_context(), pytest.raises(RuntimeError, match=seeding):
         notes_db.engine.connect()
 
@@ -4261,10 +4261,10 @@ NESTED_CONFTEST = (
     + '''
 
 @pytest.fixture(scope="session")
-def session_rows(db: ScopedDB) -> None:
+def session_rows(shared_session: scoped_session[Session]) -> None:
     """Session scope: shared data for every test of the run that names it."""
-    db.session.add(Item(name="session"))
-    db.session.commit()
+    shared_session.add(Item(name="session"))
+    shared_session.commit()
 '''
 )
 
@@ -4285,15 +4285,15 @@ def names(db_session):
 
 
 @pytest.fixture(scope="module")
-def module_rows(db, session_rows):
-    db.session.add(Item(name="module"))
-    db.session.commit()
+def module_rows(shared_session, session_rows):
+    shared_session.add(Item(name="module"))
+    shared_session.commit()
 
 
 @pytest.fixture(scope="class")
-def class_rows(db, module_rows):
-    db.session.add(Item(name="class"))
-    db.session.commit()
+def class_rows(shared_session, module_rows):
+    shared_session.add(Item(name="class"))
+    shared_session.commit()
 
 
 class TestInAClass:
@@ -4351,10 +4351,10 @@ WRITTEN = []
 
 
 @pytest.fixture(scope="module")
-def shared(db):
+def shared(shared_session):
     items = [Item(name="one"), Item(name="two")]
-    db.session.add_all(items)
-    db.session.commit()
+    shared_session.add_all(items)
+    shared_session.commit()
     WRITTEN[:] = [(item.id, item.name) for item in items]
     return items
 
@@ -4442,10 +4442,10 @@ def count(db_session):
 
 
 @pytest.fixture(scope="class")
-def uncommitted_rows(db):
-    db.session.add(Item(name="committed"))
-    db.session.commit()
-    db.session.add(Item(name="uncommitted"))
+def uncommitted_rows(shared_session):
+    shared_session.add(Item(name="committed"))
+    shared_session.commit()
+    shared_session.add(Item(name="uncommitted"))
 
 
 class TestUncommitted:
@@ -4461,9 +4461,9 @@ def test_clean_after_uncommitted_rows(db_session):
 
 
 @pytest.fixture(scope="class")
-def shared_rows(db):
-    db.session.add(Item(name="shared"))
-    db.session.commit()
+def shared_rows(shared_session):
+    shared_session.add(Item(name="shared"))
+    shared_session.commit()
 
 
 class TestLost:
@@ -4617,23 +4617,45 @@ def test_a_real_commit_test_commits_for_real_and_the_next_test_starts_clean(
             assert note.id == 1
 
 
-@pytest.mark.skipif(BACKEND != "sqlite" or IS_SQLITE_MEMORY, reason="an SQLite file's lock, with a short timeout")
-def test_a_real_commit_test_that_keeps_a_lock_fails_saying_its_rows_could_not_be_put_back(
+@pytest.mark.skipif(IS_SQLITE_MEMORY, reason="in memory, every checkout of the test shares the run's one connection")
+def test_a_real_commit_test_that_leaves_a_connection_checked_out_fails_and_its_locks_go_with_it(
     make_app: t.Callable[..., Flask], notes_db: ScopedDB
 ) -> None:
-    """A real-commit test that leaves a connection holding a write lock fails, naming the connection and that
-    the tables could not be put back, rather than hanging or raising from the pair."""
-    app = make_app(notes_db, SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"timeout": 0.05}})
+    """A real-commit test that leaves a db.engine connection checked out, holding a lock on a row it changed,
+    fails naming it; the connection is closed, so the tables are put back and the next test starts clean."""
+    app = make_app(notes_db)
     with notes_db.test_connection(app) as test_connection:
         with pytest.raises(TestFailure) as failure, test_connection.transaction(real_commits=True) as session:
             session.add(Note(text="committed"))
             session.commit()
             leaked = notes_db.engine.connect()
-            leaked.execute(insert(Note).values(text="locked"))
+            leaked.execute(update(Note).values(text="locked"))
+        with test_connection.transaction() as session:
+            assert session.scalars(select(Note.text)).all() == []
         leaked.close()
-    assert [problem[:50] for problem in failure.value.problems] == [
-        "The code under test left 1 connection(s) of db.eng",
-        "The tables could not be put back as they were befo",
+    assert [problem[:60] for problem in failure.value.problems] == [
+        "The code under test left 1 connection(s) of db.engine checked"
+    ]
+
+
+@pytest.mark.skipif(BACKEND != "sqlite" or IS_SQLITE_MEMORY, reason="an SQLite file's lock, with a short timeout")
+def test_a_real_commit_test_whose_tables_cannot_be_put_back_fails_saying_so(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """When the tables cannot be put back after a real-commit test (a connection of the test's own engine keeps
+    a write lock), the test fails saying so, rather than hanging or raising from the pair."""
+    app = make_app(notes_db, SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"timeout": 0.05}})
+    other = create_engine(os.environ["TEST_DATABASE_URL"], poolclass=NullPool)
+    with notes_db.test_connection(app) as test_connection:
+        with pytest.raises(TestFailure) as failure, test_connection.transaction(real_commits=True) as session:
+            session.add(Note(text="committed"))
+            session.commit()
+            locked = other.connect()
+            locked.execute(insert(Note).values(text="locked"))
+        locked.close()
+    other.dispose()
+    assert [problem[:60] for problem in failure.value.problems] == [
+        "The tables could not be put back as they were before this re"
     ]
 
 

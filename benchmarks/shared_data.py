@@ -19,7 +19,9 @@ dropped at the end), as conftest.py does.
   per test, and pair/pair (A/A).
 
 Interleaved rounds (A B C, then B C A, ...) after one untimed round; the ratios are medians of
-each round's ratio. Checked, untimed, first: a real commit is seen by another connection and gone
+each round's ratio. On PostgreSQL the tables are vacuumed (untimed) before each contender's run:
+the dead rows of the rolled-back writes (15,000 a module of A) would otherwise slow whatever runs
+after them, more and more. Checked, untimed, first: a real commit is seen by another connection and gone
 after the test, whose ids restart; a test's change to a shared object is gone in the next test;
 the shared rows are gone after ``close()``.
 
@@ -31,6 +33,7 @@ Exits non-zero only if a correctness check fails, never on a timing.
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 import time
 import typing as t
@@ -103,6 +106,7 @@ CUSTOMERS, ORDERS, LINES = 50, 3, 2  # 50 + 150 + 300 = 500 rows
 PER_TEST, SHARED, PER_TEST_AGAIN = "per test (A)", "shared (B)", "per test again (A/A)"
 PAIR, REAL, PAIR_AGAIN = "pair (transaction())", "real commits", "pair again (A/A)"
 DbSession = scoped_session[Session]
+Samples = dict[str, list[float]]  # seconds per module or test, one per round, of each contender
 
 
 def customer(i: int) -> Customer:
@@ -154,19 +158,18 @@ def module(connection: TestConnection, tests: int, shared: bool) -> None:
         data.close()
 
 
-def real_commit_test(connection: TestConnection, real: bool) -> int:
-    """The real-commit contender's test (or the pair's): 10 rows written and committed; their customer's id."""
+def real_commit_test(connection: TestConnection, real: bool) -> None:
+    """The real-commit contender's test, or the pair's: 10 rows written, committed and counted."""
     with connection.transaction(real_commits=real) as session:
-        new = customer(0)
-        session.add(new)
+        session.add(customer(0))
         session.commit()
         assert session.scalar(select(func.count()).select_from(OrderLine)) == ORDERS * LINES
-        return new.id
 
 
 def checks(connection: TestConnection, url: str, failures: list[str]) -> None:
     """What the timings rest on, checked once (untimed) on the backend."""
     other = create_engine(url, poolclass=NullPool)  # another process's view of the database
+    backend = other.dialect.name
 
     def customers() -> int:
         with other.connect() as seen:
@@ -178,10 +181,10 @@ def checks(connection: TestConnection, url: str, failures: list[str]) -> None:
             with connection.transaction(real_commits=True) as session:
                 session.add(new := customer(0))
                 session.commit()
-                check(customers() == 1, failures, f"{url}: another connection does not see the real commit")
+                check(customers() == 1, failures, f"{backend}: another connection does not see the real commit")
                 ids.append(new.id)
-            check(customers() == 0, failures, f"{url}: a real-commit test's rows stayed")
-        check(ids == [1, 1], failures, f"{url}: the real-commit tests' ids were {ids}, not [1, 1]")
+            check(customers() == 0, failures, f"{backend}: a real-commit test's rows stayed")
+        check(ids == [1, 1], failures, f"{backend}: the real-commit tests' ids were {ids}, not [1, 1]")
         data = connection.shared_data()
         with data as session:
             shared, _held = write(session)
@@ -189,17 +192,18 @@ def checks(connection: TestConnection, url: str, failures: list[str]) -> None:
             shared[0].name = "changed"
             session.commit()
         with connection.transaction():
-            check(shared[0].name == "Customer 0", failures, f"{url}: a test's change to shared data stayed")
+            check(shared[0].name == "Customer 0", failures, f"{backend}: a test's change to shared data stayed")
         data.close()
         with connection.transaction() as session:
             count = session.scalar(select(func.count()).select_from(Customer))
-            check(count == 0, failures, f"{url}: {count} shared customers stayed after close()")
+            check(count == 0, failures, f"{backend}: {count} shared customers stayed after close()")
     finally:
         other.dispose()
 
 
-def measure(connection: TestConnection, rounds: int, tests: int, loop: int) -> list[dict[str, list[float]]]:
+def measure(connection: TestConnection, url: str, rounds: int, tests: int, loop: int) -> list[Samples]:
     """Seconds per module, and per real-commit test, of each contender: one sample per round."""
+    cleaner = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
 
     def modules(shared: bool) -> t.Callable[[int], None]:
         def run(count: int) -> None:
@@ -215,17 +219,28 @@ def measure(connection: TestConnection, rounds: int, tests: int, loop: int) -> l
 
         return run
 
+    def vacuum() -> None:
+        if cleaner.dialect.name == "postgresql":
+            with cleaner.connect() as vacuuming:
+                vacuuming.exec_driver_sql(f"VACUUM {', '.join(Base.metadata.tables)}")
+
     measured = []
     for contenders, n in [
         ({PER_TEST: modules(False), SHARED: modules(True), PER_TEST_AGAIN: modules(False)}, 1),
         ({PAIR: commits(False), REAL: commits(True), PAIR_AGAIN: commits(False)}, loop),
     ]:
         interleaved(contenders, 1, 1)  # untimed: mappers configured, statements compiled and cached
-        measured.append(interleaved(contenders, rounds, n))
+        names, samples = list(contenders), {name: list[float]() for name in contenders}
+        for round_ in range(rounds):  # interleaved()'s rotation, with an untimed vacuum before each run
+            for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+                vacuum()
+                samples[name] += interleaved({name: contenders[name]}, 1, n)[name]
+        measured.append(samples)
+    cleaner.dispose()
     return measured
 
 
-def report(title: str, unit: float, samples: dict[str, list[float]]) -> str:
+def report(title: str, samples: Samples) -> str:
     """Print one table (the first contender is the baseline); return the ratios, per round."""
     names = list(samples)
     base = samples[names[0]]
@@ -236,20 +251,43 @@ def report(title: str, unit: float, samples: dict[str, list[float]]) -> str:
     rows = [
         [
             name,
-            f"{min(s) * unit:,.1f} / {median(s) * unit:,.1f} / {max(s) * unit:,.1f}",
+            f"{min(s) * 1e3:,.1f} / {median(s) * 1e3:,.1f} / {max(s) * 1e3:,.1f}",
             f"{median(s) / median(base):.3f}",
             f"{per_round(name):.3f}",
         ]
         for name, s in samples.items()
     ]
     print(f"\n{title}:")
-    print(table(["contender", "ms min / median / max", f"/ {names[0]}", "per round"], rows))
+    print(table(["contender", "min / median / max", f"/ {names[0]}", "per round"], rows))
     return f"{names[1]}/{names[0]} {per_round(names[1]):.3f}x (A/A {per_round(names[2]):.3f}x)"
 
 
+def on_backend(backend: str, directory: Path, args: argparse.Namespace, failures: list[str]) -> list[Samples]:
+    """Check and measure on a database of the benchmark's own, and the run's database that
+    TestDatabase takes beside it (as conftest.py does); drop both."""
+    database = Database(backend, "flask_scoped_db_shared_bench", directory)
+    try:
+        run_database = TestDatabase(database.url)
+        try:
+            url = run_database.open().render_as_string(hide_password=False)
+            app = Flask("shared_data_benchmark")
+            app.config.update(TESTING=True, SQLALCHEMY_DATABASE_URI=url)
+            db.init_app(app)
+            try:
+                with db.test_connection(app) as connection:
+                    checks(connection, url, failures)
+                    return measure(connection, url, args.rounds, args.tests, args.loop)
+            finally:
+                with app.app_context():
+                    db.engine.dispose()
+        finally:
+            run_database.close()
+    finally:
+        database.drop()
+
+
 def main() -> int:
-    backends = ["sqlite", "postgresql", "mariadb"]
-    args = arguments(__doc__.splitlines()[0], backends, rounds=9, tests=30, loop=40)
+    args = arguments(__doc__.splitlines()[0], ["sqlite", "postgresql", "mariadb"], rounds=9, tests=30, loop=40)
     if args.smoke:
         args.rounds, args.tests, args.loop = 1, 3, 2
     failures: list[str] = []
@@ -257,28 +295,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as directory:
         for backend in args.backend:
             start = time.perf_counter()
-            database = Database(backend, "flask_scoped_db_shared_bench", Path(directory))
-            run_database = TestDatabase(database.url)
             try:
-                url = run_database.open().render_as_string(hide_password=False)
-                app = Flask("shared_data_benchmark")
-                app.config.update(TESTING=True, SQLALCHEMY_DATABASE_URI=url)
-                db.init_app(app)
-                try:
-                    with db.test_connection(app) as connection:
-                        checks(connection, url, failures)
-                        modules, commits = measure(connection, args.rounds, args.tests, args.loop)
-                finally:
-                    with app.app_context():
-                        db.engine.dispose()
-            except AssertionError as e:  # a workload's assert, or a TestFailure
+                modules, commits = on_backend(backend, Path(directory), args, failures)
+            except AssertionError as e:  # a test's assert, or a TestFailure
                 check(False, failures, f"{backend}: {e}")
                 continue
-            finally:
-                run_database.close()
-                database.drop()
-            shared = report(f"{backend}, a module of {args.tests} tests ({args.rounds} rounds)", 1e3, modules)
-            real = report(f"{backend}, one real-commit test ({args.rounds} rounds of {args.loop})", 1e3, commits)
+            shared = report(f"{backend}, ms per module of {args.tests} tests ({args.rounds} rounds)", modules)
+            real = report(f"{backend}, ms per real-commit test ({args.rounds} rounds of {args.loop})", commits)
             summary.append(f"{backend}: {shared}, {real} [{time.perf_counter() - start:.0f}s]")
     print()
     print("shared_data:", "; ".join(summary), "| checks:", "FAILED" if failures else "all passed")

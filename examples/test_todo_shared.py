@@ -10,8 +10,6 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import scoped_session
 from todo import Todo
 
-from flask_scoped_db import ScopedDB
-
 app, db = test_todo.app, test_todo.db  # the example app's fixtures, as test_todo.py overrides them
 
 # Every test of the module runs inside the shared rows, in whatever order the tests run.
@@ -19,11 +17,11 @@ pytestmark = pytest.mark.usefixtures("todos")
 
 
 @pytest.fixture(scope="module")
-def todos(db: ScopedDB) -> list[Todo]:
+def todos(shared_session: scoped_session[Session]) -> list[Todo]:
     """Module scope: three todos, written once, that every test of the module sees as written here."""
     todos = [Todo(title=title) for title in ("milk", "bread", "eggs")]
-    db.session.add_all(todos)
-    db.session.commit()
+    shared_session.add_all(todos)
+    shared_session.commit()
     return todos
 
 

@@ -93,6 +93,16 @@ def db_session(request: pytest.FixtureRequest, connection: TestConnection) -> t.
         yield session
 
 
+@pytest.fixture(scope="session")
+def shared_session(connection: TestConnection, db: ScopedDB) -> scoped_session[Session]:
+    """Session scope: ``db.session``, for rows that the tests of a scope
+    share. Name it in a fixture of module, class, package or session scope,
+    write the rows through it and commit: the fixture runs once for its
+    scope inside the pair, each test of the scope sees the rows as written,
+    and they are rolled back after the scope (``pytest_fixture_setup``)."""
+    return db.session
+
+
 @pytest.fixture
 def client(app: Flask, db_session: scoped_session[Session]) -> FlaskClient:
     """Function scope: ``app.test_client()``, inside the test's transaction
@@ -155,11 +165,9 @@ def _block_the_database_outside_the_pair(request: pytest.FixtureRequest) -> None
 
 @pytest.hookimpl(wrapper=True)
 def pytest_fixture_setup(fixturedef: pytest.FixtureDef[t.Any], request: pytest.FixtureRequest) -> t.Iterator[t.Any]:
-    """Shared data: a fixture of wider scope than a test's (module, class,
-    package, session) that names ``db`` writes its rows through
-    ``db.session`` inside the pair, once for its scope; every test of the
-    scope sees them as written, and they are rolled back after the scope
-    (``SharedData``; README, "Shared data").
+    """A fixture of wider scope than a test's that names ``shared_session``
+    writes its rows inside the pair, once for its scope (``SharedData``;
+    README, "Shared data"), and they are rolled back after the scope.
 
     Before pytest-flask's ``live_server``, which forks a server from the
     app, ``connection``: the server then finds the database refusing too,
@@ -167,7 +175,7 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef[t.Any], request: pytest.F
     own that forks from the app should take ``connection`` first."""
     if fixturedef.argname == "live_server":
         request.getfixturevalue("connection")
-    if fixturedef.scope == "function" or "db" not in fixturedef.argnames or fixturedef.argname == "connection":
+    if fixturedef.scope == "function" or "shared_session" not in fixturedef.argnames:
         return (yield)
     data = request.getfixturevalue("connection").shared_data()
     fixturedef.addfinalizer(data.close)

@@ -64,6 +64,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.pool import Pool
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.schema import sort_tables_and_constraints
 from sqlalchemy.util import ScopedRegistry
 from werkzeug.exceptions import NotFound
 
@@ -771,6 +772,7 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         user_options = dict(factory.kw)
         if transaction is None:
             self.engine.pool = pool.original
+            pool.lend()
             pool.committing[0] = 1  # for a server forked from the run: _TestPool.connect
         else:
             # "create_savepoint": a Session never commits or rolls back the test's
@@ -817,8 +819,10 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
             finally:
                 factory.kw = user_options
                 self._requests_share_context = False
-                pool.committing[0] = 0
-                self.engine.pool = pool
+                if transaction is None:
+                    pool.committing[0] = 0
+                    self.engine.pool = pool
+                    problems += pool.take_back()
                 problems += pool.block()
 
     def _settle(self, transaction: Transaction, problems: list[str], *, rollback: bool) -> None:
@@ -873,65 +877,70 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         if not keys:
             return
         holder = self._holder
-        for data in self._shared:
-            for each, key in data.objects:
-                state = inspect(each)
-                if (session := state.session) is not None and session is not holder:
-                    if state.persistent:
-                        session.expire(each)  # nothing loaded: add() below cascades to none of the test's objects
-                    session.expunge(each)
-                if state.was_deleted or state.key != key:
-                    make_transient(each)
-                    for column, value in zip(state.mapper.primary_key, key[1]):
-                        set_committed_value(each, state.mapper.get_property_by_column(column).key, value)
-                    make_transient_to_detached(each)
-                holder.add(each)
+        objects = [each for data in self._shared for each, _ in data.objects]
+        for each in objects:
+            state, key = inspect(each), keys[id(each)]
+            if (session := state.session) is not None and session is not holder:
+                if state.persistent:
+                    session.expire(each)  # nothing loaded: add() below cascades to none of the test's objects
+                session.expunge(each)
+            if state.was_deleted or state.key != key:
+                make_transient(each)
+                for column, value in zip(state.mapper.primary_key, key[1]):
+                    set_committed_value(each, state.mapper.get_property_by_column(column).key, value)
+                make_transient_to_detached(each)
+        holder.add_all(objects)  # once each is back: a deleted one's loaded collection cascades to deleted ones
         for each in list(holder):  # the test's own objects that save-update cascaded from theirs
             if id(each) not in keys:
                 holder.expunge(each)
         holder.expire_all()
 
     def _tables(self) -> list[Table]:
-        """The tables the run began with, in dependency order (reflected once)."""
+        """The tables the run began with, in dependency order (reflected once;
+        where foreign keys make a cycle, the order breaks it somewhere)."""
         if self._all_tables is None:
             metadata = MetaData()
             metadata.reflect(self.connection, only=sorted(self._table_names))
-            self._all_tables = metadata.sorted_tables
-            self.connection.rollback()
+            order = sort_tables_and_constraints(metadata.tables.values())  # type: ignore[no-untyped-call]
+            self._all_tables = [table for table, _ in order if table is not None]
         return self._all_tables
+
+    def _held(self) -> list[Table]:
+        """The tables that hold rows, in dependency order (one query)."""
+        tables = self._tables()
+        held = self.connection.execute(select(*(exists().select_from(table) for table in tables))).one()
+        return [table for table, has in zip(tables, held) if has]
 
     def _rows(self) -> dict[Table, list[t.Any]]:
         """The rows of each table that holds any, before a real-commit test."""
-        tables = self._tables()
-        held = self.connection.execute(select(*(exists().select_from(table) for table in tables))).one()
-        rows = {table: list(self.connection.execute(select(table))) for table, has in zip(tables, held) if has}
-        self.connection.rollback()
-        return rows
+        try:
+            return {table: list(self.connection.execute(select(table))) for table in self._held()}
+        finally:
+            self.connection.rollback()
 
     def _put_back(self, rows: dict[Table, list[t.Any]]) -> list[str]:
         """After a real-commit test: each table holds ``rows`` again, and ids
         go on after them; the tables the test made are dropped."""
         connection, problems = self.connection, []
-        if (left := self._pool.original_checked_out()) > 1:  # the run's own connection is one
-            problems.append(_LEFT_CHECKED_OUT.format(left - 1))
         try:
             if connection.dialect.name == "postgresql":  # a connection left open may hold locks: fail, never wait
                 connection.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
+            elif _is_mariadb(connection):  # which checks a self-referencing key row by row, even in one DELETE
+                connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
             self._drop_made_tables()
-            tables = self._tables()
-            held = connection.execute(select(*(exists().select_from(table) for table in tables))).one()
-            for table, has in reversed(list(zip(tables, held))):
-                if has:
-                    connection.execute(table.delete())
+            for table in reversed(self._held()):
+                connection.execute(table.delete())
             if connection.dialect.name == "sqlite" and inspect(connection).has_table("sqlite_sequence"):
                 connection.exec_driver_sql("DELETE FROM sqlite_sequence")  # AUTOINCREMENT's counters
-            for table, table_rows in rows.items():
-                connection.execute(insert(table), [row._asdict() for row in table_rows])
+            for table, table_rows in rows.items():  # one statement, whose keys are checked at its end: any row order
+                connection.execute(insert(table).values([row._asdict() for row in table_rows]))
             if connection.dialect.name == "postgresql":
                 connection.exec_driver_sql(_RESTART[2:])
             connection.commit()
             if _is_mariadb(connection):
+                connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
                 _restart_auto_increments(connection)
+                _reset_mariadb_session(connection, replace=False)  # notes the state these SETs left
         except DBAPIError as error:
             connection.rollback()
             problems.append(_NOT_PUT_BACK.format(error.orig))
@@ -985,6 +994,8 @@ class SharedData(contextlib.AbstractContextManager[scoped_session[Session]]):
     __test__ = False
 
     def __init__(self, test_connection: TestConnection) -> None:
+        if test_connection._pool.joined:
+            raise TestSetupError(_SHARED_IN_A_TEST)
         self._test_connection = test_connection
         self.objects: list[tuple[object, t.Any]] = []
         """The ORM objects its block committed, each with its identity key."""
@@ -1010,6 +1021,9 @@ class SharedData(contextlib.AbstractContextManager[scoped_session[Session]]):
             try:
                 with test_connection._run(self._transaction, problems, data=self) as session:
                     yield session
+            except BaseException as error:
+                self.lost = f"its block raised {error!r}"
+                raise
             finally:
                 test_connection._settle(self._transaction, problems, rollback=False)
                 self.lost = self.lost or next(iter(problems), None)  # each test of the scope says so
@@ -1034,11 +1048,10 @@ class SharedData(contextlib.AbstractContextManager[scoped_session[Session]]):
             return
         inner = shared[shared.index(self) + 1 :]
         for data in [*reversed(inner), self]:
-            shared.remove(data)
             if data._transaction.is_active:  # else the outer transaction is gone, with its savepoints
                 data._transaction.rollback()
-            if data is not self:
-                data.lost = data.lost or _CLOSED_FIRST
+            data.lost = data.lost or _CLOSED_FIRST  # the inner ones' tests say so until each is closed
+        shared.remove(self)
         if not shared and self._test_connection.connection.in_transaction():  # lost: the outer one is gone
             self._test_connection.connection.rollback()
         if inner:
@@ -1085,10 +1098,15 @@ _NO_TRANSACTION = (
     " on AUTOCOMMIT connections too: test it outside the fixture pair (README, 'Limits'). ({})"
 )
 _COMMITS_IN_SHARED_DATA = (
-    "A real-commit test cannot run inside SharedData (a fixture of module or wider scope that names db, and is"
-    " still open): its rows are uncommitted on the run's connection, where another connection would wait on"
+    "A real-commit test cannot run inside SharedData (a fixture of module or wider scope that takes"
+    " shared_session, still open): its rows are uncommitted on the run's connection, where another connection would wait on"
     " them. conftest.py runs real-commit tests first; move session-scoped shared rows to module scope, or commit"
     " them for the run through the connection fixture (README, 'Shared data')."
+)
+_SHARED_IN_A_TEST = (
+    "SharedData cannot begin while a test (or another SharedData's block) runs: a fixture that takes"
+    " shared_session was set up from inside a test, by request.getfixturevalue() say. Name it among the test's"
+    " arguments, or usefixtures it, so that pytest sets it up before the test."
 )
 _RESTART_IN_SHARED_DATA = (
     "restart_ids cannot restart MariaDB's AUTO_INCREMENT inside SharedData: ALTER TABLE commits, which would"
@@ -1126,7 +1144,7 @@ _BLOCKED = (
     "This test used the app's database outside the fixture pair (outside TestConnection.transaction()), where"
     " what it writes would stay for good: name db_session (or client) in the test, or put its whole module"
     ' inside the pair with pytestmark = pytest.mark.usefixtures("db_session"). Rows that many tests share: write'
-    " them in a fixture of module, class or session scope that names db (README, 'Testing', 'Shared data')."
+    " them in a fixture of module, class or session scope that takes shared_session (README, 'Shared data')."
 )
 
 
@@ -1289,13 +1307,13 @@ _RESTART = (
 )
 
 
-# How many SET, CREATE TABLE (temporary ones included), USE, PREPARE, HANDLER
+# How many SET, CREATE TABLE (temporary ones apart), USE, PREPARE, HANDLER
 # ... OPEN and CREATE SEQUENCE statements the session ran, and how many user
 # variables it has: when one of them moved, the last test changed its state.
 _MARIADB_STATE = (
     "SELECT RELEASE_ALL_LOCKS(), (SELECT GROUP_CONCAT(variable_value ORDER BY variable_name) FROM"
     " information_schema.session_status WHERE variable_name IN ('COM_SET_OPTION', 'COM_CREATE_TABLE',"
-    " 'COM_CHANGE_DB', 'COM_PREPARE_SQL', 'COM_HA_OPEN', 'COM_CREATE_SEQUENCE')),"
+    " 'COM_CREATE_TEMPORARY_TABLE', 'COM_CHANGE_DB', 'COM_PREPARE_SQL', 'COM_HA_OPEN', 'COM_CREATE_SEQUENCE')),"
     " (SELECT COUNT(*) FROM information_schema.user_variables WHERE variable_value IS NOT NULL)"
 )
 
@@ -1410,10 +1428,26 @@ class _TestPool(NullPool):
             return self.original.connect()
         return super().connect()
 
-    def original_checked_out(self) -> int:
-        """The connections checked out of the app's own pool, if it counts them."""
-        checkedout = getattr(self.original, "checkedout", None)
-        return checkedout() if checkedout else 1
+    def lend(self) -> None:
+        """Hand the app's own pool to a real-commit test, noting what it checks out."""
+        self.lent: dict[int, PoolProxiedConnection] = {}
+        event.listen(self.original, "checkout", self._lent)
+        event.listen(self.original, "checkin", self._returned)
+
+    def take_back(self) -> list[str]:
+        """After a real-commit test: close what it left checked out, whose
+        locks would stop the tables being put back, and say so."""
+        event.remove(self.original, "checkout", self._lent)
+        event.remove(self.original, "checkin", self._returned)
+        for connection in self.lent.values():
+            connection.invalidate()
+        return [_LEFT_CHECKED_OUT.format(len(self.lent))] if self.lent else []
+
+    def _lent(self, dbapi_connection: t.Any, record: ConnectionPoolEntry, connection: PoolProxiedConnection) -> None:
+        self.lent[id(record)] = connection
+
+    def _returned(self, dbapi_connection: t.Any, record: ConnectionPoolEntry) -> None:
+        self.lent.pop(id(record), None)
 
     def checkedout(self) -> int:
         """The connections the code under test holds, as QueuePool counts them (a metrics view asks)."""
