@@ -4633,8 +4633,8 @@ def test_a_real_commit_test_that_leaves_a_connection_checked_out_fails_and_its_l
         with test_connection.transaction() as session:
             assert session.scalars(select(Note.text)).all() == []
         leaked.close()
-    assert [problem[:60] for problem in failure.value.problems] == [
-        "The code under test left 1 connection(s) of db.engine checked"
+    assert [problem[:53] for problem in failure.value.problems] == [
+        "The code under test left 1 connection(s) of db.engine"
     ]
 
 
@@ -4812,6 +4812,62 @@ def test_shared_objects_refuse_to_load_between_tests(make_app: t.Callable[..., F
         with test_connection.transaction():
             assert note.text == "shared"
         data.close()
+
+
+def test_a_shared_object_deleted_and_flushed_but_not_committed_is_there_in_the_next_test(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """A shared object that a test deletes and flushes without committing is, in the next test, in its Session
+    and reads its row."""
+    app = make_app(notes_db)
+    with notes_db.test_connection(app) as test_connection:
+        data = test_connection.shared_data()
+        with data as session:
+            note = Note(text="shared")
+            session.add(note)
+            session.commit()
+        with test_connection.transaction() as session:
+            session.delete(note)
+            session.flush()
+        with test_connection.transaction() as session:
+            assert note in session and note.text == "shared"
+        data.close()
+
+
+def test_closing_shared_data_twice_does_nothing_the_second_time(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """A second close() of SharedData neither raises nor ends anything: the next test runs as without it."""
+    app = make_app(notes_db)
+    with notes_db.test_connection(app) as test_connection:
+        data = test_connection.shared_data()
+        with data as session:
+            session.add(Note(text="shared"))
+            session.commit()
+        data.close()
+        data.close()
+        with test_connection.transaction() as session:
+            assert session.scalars(select(Note.text)).all() == []
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite's AUTOINCREMENT keeps its counters in sqlite_sequence")
+def test_a_real_commit_test_restarts_sqlite_autoincrement_ids(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """After a real-commit test, an AUTOINCREMENT table's ids start at 1 again (its counter is reset)."""
+    app = make_app(notes_db)
+    with app.app_context(), notes_db.engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE counted (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT)")
+    try:
+        with notes_db.test_connection(app) as test_connection:
+            for _ in range(2):
+                with test_connection.transaction(real_commits=True) as session:
+                    result = session.connection().exec_driver_sql("INSERT INTO counted (name) VALUES ('x')")
+                    assert result.lastrowid == 1
+                    session.commit()
+    finally:
+        with app.app_context(), notes_db.engine.begin() as connection:
+            connection.exec_driver_sql("DROP TABLE counted")
 
 
 @pytest.mark.skipif(BACKEND != "mysql", reason="MariaDB's AUTO_INCREMENT restarts by ALTER TABLE, which commits")

@@ -1052,8 +1052,6 @@ class SharedData(contextlib.AbstractContextManager[scoped_session[Session]]):
                 data._transaction.rollback()
             data.lost = data.lost or _CLOSED_FIRST  # the inner ones' tests say so until each is closed
         shared.remove(self)
-        if not shared and self._test_connection.connection.in_transaction():  # lost: the outer one is gone
-            self._test_connection.connection.rollback()
         if inner:
             raise TestFailure([_CLOSED_FIRST])
 
