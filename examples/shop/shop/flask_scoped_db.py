@@ -794,7 +794,7 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
                 problems += _pop_contexts_above(context, request)
                 if data is not None:
                     problems += data.take(db.session)
-                self._home()
+                self._release(db.session() if db.session.registry.has() else None)
                 try:
                     # Whatever the code under test sent through a Session ran inside
                     # one of that Session's savepoints. A COMMIT (or DDL or TRUNCATE
@@ -806,6 +806,7 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
                     # what one connection does with a stack of savepoints, and two connections would not.
                     if not pool.named_a_gone_one:
                         problems.append(_ENDED.format(error.orig))
+                self._home()
                 try:
                     context.pop()
                     if _cv_app.get(None) is context:  # pushed again: `with client:` kept a request that shared it
@@ -868,9 +869,27 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         for data in self._shared if cause else ():
             data.lost = data.lost or cause
 
+    def _release(self, test_session: Session | None) -> None:
+        """Before the test's Session is removed: expire everything in it (a
+        test's changes to the shared objects are discarded, and nothing is
+        loaded for :meth:`_home` to cascade to), and take the shared objects
+        that its removal would not detach, expired, out of their Sessions."""
+        if not self._shared:
+            return
+        if test_session is not None:
+            test_session.expire_all()
+        for data in self._shared:
+            for each, _ in data.objects:
+                state = inspect(each)
+                if (session := state.session) in (None, self._holder) or (session is test_session and state.persistent):
+                    continue
+                if state.persistent:
+                    session.expire(each)
+                session.expunge(each)
+
     def _home(self) -> None:
-        """Put the open SharedData's objects back in the holder, expired (a
-        test's changes to them are discarded), and as they were if the test
+        """After the test's Session is removed: put the open SharedData's
+        objects back in the holder, expired, and as they were if the test
         deleted them or made them transient: their rows are back after the
         rollback."""
         keys = {id(each): key for data in self._shared for each, key in data.objects}
@@ -880,10 +899,6 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         objects = [each for data in self._shared for each, _ in data.objects]
         for each in objects:
             state, key = inspect(each), keys[id(each)]
-            if (session := state.session) is not None and session is not holder:
-                if state.persistent:
-                    session.expire(each)  # nothing loaded: add() below cascades to none of the test's objects
-                session.expunge(each)
             if state.was_deleted or state.key != key:
                 make_transient(each)
                 for column, value in zip(state.mapper.primary_key, key[1]):
@@ -948,9 +963,10 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
 
     def _drop_made_tables(self) -> None:
         """Drop the tables that a test made, which the run began without."""
-        made = MetaData()
-        made.reflect(self.connection, only=list(set(inspect(self.connection).get_table_names()) - self._table_names))
-        made.drop_all(self.connection)
+        if names := set(inspect(self.connection).get_table_names()) - self._table_names:  # reflect(only=[]): all
+            made = MetaData()
+            made.reflect(self.connection, only=list(names))
+            made.drop_all(self.connection)
 
     @contextlib.contextmanager
     def assert_num_queries(self, expected: int) -> t.Iterator[None]:
@@ -1043,9 +1059,12 @@ class SharedData(contextlib.AbstractContextManager[scoped_session[Session]]):
 
         :raises TestFailure: SharedData begun inside it was still open.
         """
-        shared = self._test_connection._shared
+        shared, holder = self._test_connection._shared, self._test_connection._holder
         if self not in shared:
             return
+        for each, _ in self.objects:  # a later SharedData may hold objects of the same keys
+            if inspect(each).session is holder:
+                holder.expunge(each)
         inner = shared[shared.index(self) + 1 :]
         for data in [*reversed(inner), self]:
             if data._transaction.is_active:  # else the outer transaction is gone, with its savepoints
