@@ -51,6 +51,8 @@ from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import InvalidRequestError
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.exc import StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import DeclarativeBase
@@ -58,6 +60,7 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import QueryPropertyDescriptor
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
 from sqlalchemy.orm import scoped_session
 from sqlalchemy.pool import NullPool
 from sqlalchemy.pool import StaticPool
@@ -4914,3 +4917,370 @@ def test_a_test_that_changes_the_mariadb_session_inside_shared_data_fails(
         with test_connection.transaction() as session:
             assert session.scalars(select(Note.text)).all() == ["shared"]
         data.close()
+
+
+# -- Regressions: an attacker's findings, each fixed.
+
+
+class FamilyBase(DeclarativeBase):
+    query: t.ClassVar[QueryPropertyDescriptor]
+
+
+class Parent(FamilyBase):
+    __tablename__ = "parent"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    kids: Mapped[list[Kid]] = relationship(back_populates="parent", cascade="all, delete-orphan")
+
+
+class Kid(FamilyBase):
+    __tablename__ = "kid"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    parent_id: Mapped[int] = mapped_column(ForeignKey("parent.id"))
+    parent: Mapped[Parent] = relationship(back_populates="kids")
+
+
+FAMILY_DB = ScopedDB(model_class=FamilyBase)
+
+
+class TreeBase(DeclarativeBase):
+    query: t.ClassVar[QueryPropertyDescriptor]
+
+
+class Node(TreeBase):
+    __tablename__ = "node"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("node.id"))
+
+
+TREE_DB = ScopedDB(model_class=TreeBase)
+
+
+class CycleBase(DeclarativeBase):
+    query: t.ClassVar[QueryPropertyDescriptor]
+
+
+class Egg(CycleBase):
+    __tablename__ = "egg"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hen_id: Mapped[int | None] = mapped_column(ForeignKey("hen.id", use_alter=True, name="egg_hen_id_fkey"))
+
+
+class Hen(CycleBase):
+    __tablename__ = "hen"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    egg_id: Mapped[int | None] = mapped_column(ForeignKey("egg.id"))
+
+
+CYCLE_DB = ScopedDB(model_class=CycleBase)
+
+
+def test_a_shared_object_deleted_with_its_loaded_shared_children_is_whole_in_the_next_test(
+    make_app: t.Callable[..., Flask],
+) -> None:
+    """A test that loads a shared parent's children, themselves shared objects, deletes the parent (cascading to
+    them) and commits leaves the next test both, as written (was: InvalidRequestError, "has been deleted")."""
+    app = make_app(FAMILY_DB)
+    with FAMILY_DB.test_connection(app) as test_connection:
+        data = test_connection.shared_data()
+        with data as session:
+            kid = Kid(name="kid")
+            parent = Parent(name="parent", kids=[kid])
+            session.add(parent)
+            session.commit()
+        with test_connection.transaction() as session:
+            assert parent.kids == [kid]
+            session.delete(parent)
+            session.commit()
+        with test_connection.transaction():
+            assert parent.name == "parent" and parent.kids == [kid] and kid.name == "kid"
+        data.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=InvalidRequestError,
+    reason="a child reached only through its shared parent's collection is no shared object: still 'has been deleted'",
+)
+def test_a_shared_object_deleted_with_children_only_its_collection_holds_is_whole_in_the_next_test(
+    make_app: t.Callable[..., Flask],
+) -> None:
+    """As the attacker wrote it: the shared fixture keeps the parent only; a test loads its children, deletes it
+    (cascading to them) and commits; the next test finds the parent and its child."""
+    app = make_app(FAMILY_DB)
+    with FAMILY_DB.test_connection(app) as test_connection:
+        data = test_connection.shared_data()
+        with data as session:
+            parent = Parent(name="parent", kids=[Kid(name="kid")])
+            session.add(parent)
+            session.commit()
+        try:
+            with test_connection.transaction() as session:
+                assert len(parent.kids) == 1
+                session.delete(parent)
+                session.commit()
+            with test_connection.transaction():
+                assert parent.name == "parent" and [kid.name for kid in parent.kids] == ["kid"]
+        finally:
+            data.close()
+
+
+CLEAN_LATER_TESTS = """
+from sqlalchemy import select
+
+from conftest import Item
+
+
+def test_clean_later(db_session):
+    assert db_session.scalars(select(Item.name)).all() == []
+"""
+
+DYNAMIC_SHARED_TESTS = """
+import pytest
+from sqlalchemy import select
+
+from conftest import Item
+
+
+@pytest.fixture(scope="module")
+def module_rows(shared_session):
+    shared_session.add(Item(name="module"))
+    shared_session.commit()
+
+
+@pytest.fixture(scope="class")
+def class_rows(shared_session):
+    shared_session.add(Item(name="class"))
+    shared_session.commit()
+
+
+class TestDynamic:
+    def test_sets_shared_data_up_inside(self, db_session, class_rows, request):
+        request.getfixturevalue("module_rows")
+
+
+def test_clean_after(db_session):
+    assert db_session.scalars(select(Item.name)).all() == []
+"""
+
+
+@pytest.mark.whole_runs
+def test_shared_data_set_up_from_inside_a_test_is_refused_naming_getfixturevalue(tmp_path: Path) -> None:
+    """A shared fixture that a test sets up with request.getfixturevalue() fails it with a TestSetupError that
+    names getfixturevalue; the tests after it, in the module and in the next, start clean."""
+    (tmp_path / "test_later.py").write_text(CLEAN_LATER_TESTS)
+    report = outcomes(run_pytest(tmp_path, CONFTEST, DYNAMIC_SHARED_TESTS))
+    reason = report.pop("test_inner.py::TestDynamic::test_sets_shared_data_up_inside")
+    assert reason.startswith("FAILED: flask_scoped_db.TestSetupError: SharedData cannot begin"), reason
+    assert "request.getfixturevalue()" in reason, reason
+    assert report == {"test_inner.py::test_clean_after": "PASSED", "test_later.py::test_clean_later": "PASSED"}, report
+
+
+def test_rows_of_a_self_referencing_table_committed_for_the_run_are_put_back_after_a_real_commit_test(
+    make_app: t.Callable[..., Flask],
+) -> None:
+    """A root and its leaf in a table whose foreign key is its own, committed for the run so that the leaf comes
+    first (by id, and by the root's later update), are back after a real-commit test (was: the put-back failed
+    on the foreign key)."""
+    app = make_app(TREE_DB)
+    with TREE_DB.test_connection(app) as test_connection:
+        with Session(bind=test_connection.connection) as session:
+            root = Node(id=2, name="root")
+            session.add(root)
+            session.flush()
+            session.add(Node(id=1, name="leaf", parent_id=2))
+            session.flush()
+            root.name = "root2"
+            session.commit()
+        with test_connection.transaction(real_commits=True):
+            pass
+        with test_connection.transaction() as session:
+            rows = session.execute(select(Node.id, Node.name, Node.parent_id).order_by(Node.id)).all()
+            assert rows == [(1, "leaf", 2), (2, "root2", None)]
+
+
+def test_a_real_commit_test_on_tables_whose_foreign_keys_make_a_cycle_warns_not_and_the_next_starts_clean(
+    make_app: t.Callable[..., Flask],
+) -> None:
+    """With two tables whose foreign keys make a cycle (one use_alter), a real-commit test raises no warning
+    (the suite's are errors) and the next test finds no rows (was: SAWarning on the cycle)."""
+    app = make_app(CYCLE_DB)
+    with CYCLE_DB.test_connection(app) as test_connection:
+        with test_connection.transaction(real_commits=True) as session:
+            egg = Egg()
+            session.add(egg)
+            session.flush()
+            session.add(Hen(egg_id=egg.id))
+            session.commit()
+        with test_connection.transaction() as session:
+            assert session.scalars(select(Hen.id)).all() == []
+            assert session.scalars(select(Egg.id)).all() == []
+
+
+@pytest.mark.skipif(BACKEND != "mysql", reason="MariaDB's temporary tables live on its session")
+def test_a_temporary_table_made_in_a_test_on_mariadb_is_gone_in_the_next(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """On MariaDB, a temporary table one test made is gone in the next (was: the session kept it)."""
+    app = make_app(notes_db)
+    with notes_db.test_connection(app) as test_connection:
+        with test_connection.transaction() as session:
+            session.execute(text("CREATE TEMPORARY TABLE kept (x INT)"))
+        with test_connection.transaction() as session, pytest.raises(ProgrammingError, match="doesn't exist"):
+            session.execute(text("SELECT x FROM kept"))
+
+
+@pytest.mark.skipif(BACKEND != "mysql", reason="MariaDB's session state")
+def test_a_temporary_table_made_inside_shared_data_on_mariadb_fails_the_test(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """On MariaDB, a test that makes a temporary table inside open SharedData fails saying it changed its MariaDB
+    session (was: it passed, and the scope's next tests ran with the table)."""
+    app = make_app(notes_db)
+    with notes_db.test_connection(app) as test_connection:
+        data = test_connection.shared_data()
+        with data:
+            pass
+        with (
+            pytest.raises(TestFailure, match="The test changed its MariaDB session"),
+            test_connection.transaction() as session,
+        ):
+            session.execute(text("CREATE TEMPORARY TABLE kept (x INT)"))
+        data.close()
+
+
+def test_shared_data_begun_inside_shared_data_closed_first_fails_its_tests_until_it_is_closed(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """After a SharedData is closed while one begun inside it is open, a test inside the inner one fails saying its
+    rows are gone, and why; once the inner one is closed too, tests run again (was: tests ran without the rows)."""
+    app = make_app(notes_db)
+    with notes_db.test_connection(app) as test_connection:
+        outer = test_connection.shared_data()
+        with outer:
+            pass
+        inner = test_connection.shared_data()
+        with inner as session:
+            session.add(Note(text="inner"))
+            session.commit()
+        with pytest.raises(TestFailure):
+            outer.close()
+        with pytest.raises(TestFailure) as failure, test_connection.transaction():
+            pass  # pragma: no cover (refused before the block)
+        assert "gone or incomplete" in str(failure.value) and "SharedData was closed while" in str(failure.value)
+        inner.close()
+        with test_connection.transaction() as session:
+            assert session.scalars(select(Note.text)).all() == []
+
+
+RAISING_SHARED_TESTS = """
+import pytest
+
+from conftest import Item
+
+
+@pytest.fixture(scope="module")
+def halfway(shared_session):
+    shared_session.add(Item(name="half"))
+    shared_session.commit()
+    raise ValueError("halfway")
+
+
+def test_names_it(db_session, halfway):
+    pass
+
+
+def test_runs_in_its_scope(db_session):
+    pass
+"""
+
+
+@pytest.mark.whole_runs
+def test_a_shared_fixture_that_commits_and_raises_fails_every_test_of_its_scope(tmp_path: Path) -> None:
+    """A module-scoped fixture that commits a row and raises fails the module's tests, the one that names it and
+    the one that does not, the latter saying its block raised; the next module starts clean (was: the latter
+    ran with the row)."""
+    (tmp_path / "test_later.py").write_text(CLEAN_LATER_TESTS)
+    report = outcomes(run_pytest(tmp_path, CONFTEST, RAISING_SHARED_TESTS))
+    assert "ValueError" in report["test_inner.py::test_names_it"], report
+    assert report["test_inner.py::test_runs_in_its_scope"].startswith("ERROR: flask_scoped_db.TestFailure"), report
+    assert "its block raised ValueError('halfway')" in report["test_inner.py::test_runs_in_its_scope"], report
+    assert report["test_later.py::test_clean_later"] == "PASSED", report
+
+
+@pytest.mark.skipif(IS_SQLITE_MEMORY, reason="in memory, every checkout of the test shares the run's one connection")
+def test_a_connection_a_real_commit_test_left_checked_out_fails_no_later_real_commit_test(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """After a real-commit test that left a db.engine connection checked out failed, the next real-commit tests
+    pass (was: each failed, "left 1 connection(s)")."""
+    app = make_app(notes_db)
+    with notes_db.test_connection(app) as test_connection:
+        with (
+            pytest.raises(TestFailure, match=r"left 1 connection\(s\)"),
+            test_connection.transaction(real_commits=True),
+        ):
+            leaked = notes_db.engine.connect()
+            leaked.execute(text("SELECT 1"))
+        with test_connection.transaction(real_commits=True) as session:
+            session.add(Note(text="committed"))
+            session.commit()
+        with test_connection.transaction(real_commits=True) as session:
+            assert session.scalars(select(Note.text)).all() == []
+        leaked.close()
+
+
+LOCKING_TESTS = """
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+import pytest
+from conftest import Item, db
+
+LEAKED = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kept(connection):
+    with Session(bind=connection.connection) as session:
+        session.add(Item(name="kept"))
+        session.commit()
+
+
+def test_leaves_a_row_lock(db_session, real_commits):
+    LEAKED.append(db.engine.connect())
+    LEAKED[0].execute(update(Item).values(name="locked"))
+
+
+def test_finds_the_runs_row(db_session):
+    assert db_session.scalars(select(Item.name)).all() == ["kept"]
+
+
+def test_a_request_finds_it(client):
+    assert client.get("/items").json == ["kept"]
+"""
+
+
+@pytest.mark.whole_runs
+@pytest.mark.skipif(BACKEND != "postgresql", reason="PostgreSQL waits on a row lock")
+def test_a_connection_a_real_commit_test_left_holding_a_row_lock_stops_nothing_on_postgresql(tmp_path: Path) -> None:
+    """On PostgreSQL, a real-commit test that leaves a connection holding a row lock fails, and the run goes on to
+    its end, its next tests passing (was: the run hung)."""
+    with run_database() as environment:
+        process = inner_pytest(tmp_path, CONFTEST, LOCKING_TESTS, "-p", "no:xdist", **environment)
+        try:
+            report, _ = process.communicate(timeout=120)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # hung, or a straggler of its group
+            process.wait()
+    failures = summary(report)
+    assert list(failures) == ["ERROR at teardown of test_leaves_a_row_lock"], report
+    assert "left 1 connection(s)" in failures["ERROR at teardown of test_leaves_a_row_lock"], report
