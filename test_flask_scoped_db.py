@@ -51,7 +51,6 @@ from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.exc import StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -5004,11 +5003,6 @@ def test_a_shared_object_deleted_with_its_loaded_shared_children_is_whole_in_the
         data.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=InvalidRequestError,
-    reason="a child reached only through its shared parent's collection is no shared object: still 'has been deleted'",
-)
 def test_a_shared_object_deleted_with_children_only_its_collection_holds_is_whole_in_the_next_test(
     make_app: t.Callable[..., Flask],
 ) -> None:

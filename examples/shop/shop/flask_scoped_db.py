@@ -901,6 +901,8 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
             state, key = inspect(each), keys[id(each)]
             if state.was_deleted or state.key != key:
                 make_transient(each)
+                for attribute in state.mapper.attrs:  # unloaded: expired below, and cascading to none
+                    state.dict.pop(attribute.key, None)
                 for column, value in zip(state.mapper.primary_key, key[1]):
                     set_committed_value(each, state.mapper.get_property_by_column(column).key, value)
                 make_transient_to_detached(each)
