@@ -4343,6 +4343,47 @@ def test_shared_data_nests_and_each_scopes_rows_are_gone_after_it(tmp_path: Path
     assert "5 passed" in report and "FAILED" not in report and "ERROR" not in report, report
 
 
+PACKAGE_CONFTEST = """
+import pytest
+
+from conftest import Item
+
+
+@pytest.fixture(scope="package", autouse=True)
+def package_rows(shared_session):
+    shared_session.add(Item(name="package"))
+    shared_session.commit()
+"""
+
+IN_THE_PACKAGE_TESTS = """
+from sqlalchemy import select
+
+from conftest import Item
+
+
+def test_sees_the_package_rows(db_session):
+    assert db_session.scalars(select(Item.name)).all() == ["package"]
+"""
+
+
+@pytest.mark.whole_runs
+def test_package_scoped_shared_data_is_seen_by_the_packages_tests_only(tmp_path: Path) -> None:
+    """A package-scoped fixture that takes shared_session: both test modules of its package see its rows, a
+    test module after the package does not."""
+    directory = tmp_path / "run"
+    (directory / "package").mkdir(parents=True)
+    (directory / "package" / "__init__.py").write_text("")
+    (directory / "package" / "conftest.py").write_text(PACKAGE_CONFTEST)
+    for name in ("test_one.py", "test_two.py"):
+        (directory / "package" / name).write_text(IN_THE_PACKAGE_TESTS)
+    after = "from sqlalchemy import select\n\nfrom conftest import Item\n\n\ndef test_after_the_package(db_session):\n"
+    with run_database() as environment:
+        report = run_pytest(
+            directory, CONFTEST, after + "    assert db_session.scalars(select(Item.name)).all() == []\n", **environment
+        )
+    assert "3 passed" in report and "FAILED" not in report and "ERROR" not in report, report
+
+
 SHARED_TESTS = """
 import pytest
 from sqlalchemy import delete, inspect, select, update
