@@ -166,8 +166,8 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef[t.Any], request: pytest.F
 
     Before pytest-flask's ``live_server``, which forks a server from the
     app, ``connection``: the server then finds the database refusing too,
-    but in real-commit tests, and writes nothing for good. A fixture of your
-    own that forks from the app should take ``connection`` first."""
+    except during real-commit tests, and writes nothing for good. A fixture
+    of your own that forks from the app should take ``connection`` first."""
     if fixturedef.argname == "live_server":
         request.getfixturevalue("connection")
     if fixturedef.scope == "function" or "shared_session" not in fixturedef.argnames:
