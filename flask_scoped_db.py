@@ -58,6 +58,7 @@ from sqlalchemy.orm import make_transient
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm import scoped_session
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.pool import NullPool
@@ -880,7 +881,7 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
             test_session.expire_all()
         for data in self._shared:
             for each, _ in data.objects:
-                state = inspect(each)
+                state = instance_state(each)
                 if (session := state.session) in (None, self._holder) or (session is test_session and state.persistent):
                     continue
                 if state.persistent:
@@ -889,28 +890,23 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
 
     def _home(self) -> None:
         """After the test's Session is removed: put the open SharedData's
-        objects back in the holder, expired, and as they were if the test
-        deleted them or made them transient: their rows are back after the
-        rollback."""
-        keys = {id(each): key for data in self._shared for each, key in data.objects}
-        if not keys:
-            return
-        holder = self._holder
-        objects = [each for data in self._shared for each, _ in data.objects]
-        for each in objects:
-            state, key = inspect(each), keys[id(each)]
-            if state.was_deleted or state.key != key:
+        objects back in the holder, fully expired, whatever the test did to
+        them (changed, deleted, detached or made transient): their rows are
+        as written again after the rollback."""
+        objects = [(each, key) for data in self._shared for each, key in data.objects]
+        for each, key in objects:
+            state = instance_state(each)
+            if state.was_deleted or state.key != key or len(state.unloaded) < len(state.manager):
+                # Detached as it was (a Session the test closed), deleted, or without its identity:
+                # made anew from its key, with nothing loaded, so that add_all() cascades to nothing.
                 make_transient(each)
-                for attribute in state.mapper.attrs:  # unloaded: expired below, and cascading to none
+                for attribute in state.mapper.attrs:
                     state.dict.pop(attribute.key, None)
                 for column, value in zip(state.mapper.primary_key, key[1]):
-                    set_committed_value(each, state.mapper.get_property_by_column(column).key, value)
+                    name = state.mapper.get_property_by_column(column).key
+                    set_committed_value(each, name, value)  # type: ignore[no-untyped-call, unused-ignore]
                 make_transient_to_detached(each)
-        holder.add_all(objects)  # once each is back: a deleted one's loaded collection cascades to deleted ones
-        for each in list(holder):  # the test's own objects that save-update cascaded from theirs
-            if id(each) not in keys:
-                holder.expunge(each)
-        holder.expire_all()
+        self._holder.add_all([each for each, _ in objects])
 
     def _tables(self) -> list[Table]:
         """The tables the run began with, in dependency order (reflected once;
@@ -1049,8 +1045,10 @@ class SharedData(contextlib.AbstractContextManager[scoped_session[Session]]):
     def take(self, session: scoped_session[Session]) -> list[str]:
         """Note the objects that ``session`` holds, but those of the
         SharedData it nests in; say what its block left uncommitted."""
-        held = {id(each) for data in self._test_connection._shared for each, _ in data.objects}
-        self.objects = [(each, inspect(each).key) for each in session.identity_map.values() if id(each) not in held]
+        held = {key for data in self._test_connection._shared for _, key in data.objects}
+        self.objects = [
+            (each, key) for each in session.identity_map.values() if (key := instance_state(each).key) not in held
+        ]
         if session.new or session.dirty or session.deleted:
             return [_UNCOMMITTED.format(len(session.new), len(session.dirty), len(session.deleted))]
         return []
@@ -1065,7 +1063,7 @@ class SharedData(contextlib.AbstractContextManager[scoped_session[Session]]):
         if self not in shared:
             return
         for each, _ in self.objects:  # a later SharedData may hold objects of the same keys
-            if inspect(each).session is holder:
+            if instance_state(each).session is holder:
                 holder.expunge(each)
         inner = shared[shared.index(self) + 1 :]
         for data in [*reversed(inner), self]:

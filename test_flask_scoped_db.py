@@ -5044,6 +5044,31 @@ def test_a_shared_object_deleted_with_its_loaded_shared_children_is_whole_in_the
         data.close()
 
 
+def test_a_shared_objects_uncommitted_change_left_in_a_closed_session_is_gone_in_the_next_test(
+    make_app: t.Callable[..., Flask],
+) -> None:
+    """A test that changes a shared object without committing, after loading its parent's collection, and closes
+    its Session: the next test sees the object as written, and its own commit writes nothing of the change."""
+    app = make_app(FAMILY_DB)
+    with FAMILY_DB.test_connection(app) as test_connection:
+        data = test_connection.shared_data()
+        with data as session:
+            session.add(Kid(name="kid", parent=Parent(name="parent")))
+            session.commit()
+            kid = session.scalars(select(Kid)).one()  # the fixture keeps the kid only
+        try:
+            with test_connection.transaction() as session:
+                assert [each.name for each in kid.parent.kids] == ["kid"]
+                kid.name = "changed, never committed"
+                session.close()
+            with test_connection.transaction() as session:
+                assert kid.name == "kid"
+                session.commit()
+                assert session.scalars(select(Kid.name)).all() == ["kid"]
+        finally:
+            data.close()
+
+
 def test_a_shared_object_deleted_with_children_only_its_collection_holds_is_whole_in_the_next_test(
     make_app: t.Callable[..., Flask],
 ) -> None:
@@ -5137,8 +5162,8 @@ def test_rows_of_a_self_referencing_table_committed_for_the_run_are_put_back_aft
         with test_connection.transaction(real_commits=True):
             pass
         with test_connection.transaction() as session:
-            rows = session.execute(select(Node.id, Node.name, Node.parent_id).order_by(Node.id)).all()
-            assert rows == [(1, "leaf", 2), (2, "root2", None)]
+            rows = session.execute(select(Node.id, Node.name, Node.parent_id).order_by(Node.id))
+            assert [tuple(row) for row in rows] == [(1, "leaf", 2), (2, "root2", None)]
 
 
 def test_a_real_commit_test_on_tables_whose_foreign_keys_make_a_cycle_warns_not_and_the_next_starts_clean(
