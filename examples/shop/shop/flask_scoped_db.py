@@ -874,7 +874,7 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         """Before the test's Session is removed: expire everything in it (a
         test's changes to the shared objects are discarded, and nothing is
         loaded for :meth:`_home` to cascade to), and take the shared objects
-        that its removal would not detach, expired, out of their Sessions."""
+        that its removal would not detach cleanly out of their Sessions."""
         if not self._shared:
             return
         if test_session is not None:
@@ -882,11 +882,10 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         for data in self._shared:
             for each, _ in data.objects:
                 state = instance_state(each)
-                if (session := state.session) in (None, self._holder) or (session is test_session and state.persistent):
+                if (session := state.session) is None or session is self._holder:
                     continue
-                if state.persistent:
-                    session.expire(each)
-                session.expunge(each)
+                if session is not test_session or not state.persistent:  # _home makes it anew
+                    session.expunge(each)
 
     def _home(self) -> None:
         """After the test's Session is removed: put the open SharedData's
@@ -1062,15 +1061,14 @@ class SharedData(contextlib.AbstractContextManager[scoped_session[Session]]):
         shared, holder = self._test_connection._shared, self._test_connection._holder
         if self not in shared:
             return
-        for each, _ in self.objects:  # a later SharedData may hold objects of the same keys
-            if instance_state(each).session is holder:
-                holder.expunge(each)
         inner = shared[shared.index(self) + 1 :]
         for data in [*reversed(inner), self]:
             if data._transaction.is_active:  # else the outer transaction is gone, with its savepoints
                 data._transaction.rollback()
             data.lost = data.lost or _CLOSED_FIRST  # the inner ones' tests say so until each is closed
         shared.remove(self)
+        holder.expunge_all()  # its objects: a later SharedData may hold objects of the same keys
+        holder.add_all([each for data in shared for each, _ in data.objects])
         if inner:
             raise TestFailure([_CLOSED_FIRST])
 
