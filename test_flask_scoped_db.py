@@ -4343,6 +4343,39 @@ def test_shared_data_nests_and_each_scopes_rows_are_gone_after_it(tmp_path: Path
     assert "5 passed" in report and "FAILED" not in report and "ERROR" not in report, report
 
 
+WRITING_BY_VIEW_AND_ENGINE_TESTS = """
+import pytest
+from sqlalchemy import insert, select
+
+from conftest import Item, db
+
+
+@pytest.fixture(scope="module")
+def rows(shared_session, app):
+    assert app.test_client().post("/items/by-view").status_code == 201
+    with db.engine.begin() as connection:
+        connection.execute(insert(Item).values(name="by-engine"))
+    shared_session.add(Item(name="by-session"))
+    shared_session.commit()
+
+
+def test_sees_what_a_view_the_engine_and_the_session_wrote(db_session, rows):
+    assert db_session.scalars(select(Item.name).order_by(Item.name)).all() == ["by-engine", "by-session", "by-view"]
+"""
+
+
+@pytest.mark.whole_runs
+def test_a_shared_fixture_writes_through_a_view_and_the_engine_too(tmp_path: Path) -> None:
+    """A shared fixture's rows written by a view it calls and through db.engine are shared like its Session's,
+    and gone after its module."""
+    directory = tmp_path / "run"
+    directory.mkdir()
+    (directory / "test_later.py").write_text(CLEAN_LATER_TESTS)
+    with run_database() as environment:
+        report = run_pytest(directory, CONFTEST, WRITING_BY_VIEW_AND_ENGINE_TESTS, **environment)
+    assert "2 passed" in report and "FAILED" not in report and "ERROR" not in report, report
+
+
 PACKAGE_CONFTEST = """
 import pytest
 
