@@ -556,7 +556,9 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
       a fixture made earlier) is taken over the same way, and its
       ``db.engine`` is the run's engine, under the app's own URL;
     - outside any app context between tests, ``db.session`` and
-      ``db.engine`` raise the blocker's message rather than Flask's.
+      ``db.engine`` raise the blocker's message rather than Flask's;
+    - :meth:`shared_data` begins rows that the tests of a scope share, and
+      a test run with ``real_commits`` gets the app's own pool back.
 
     All of it is undone by :meth:`close`, which also drops the tables it
     created.
@@ -794,7 +796,7 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
             try:
                 problems += _pop_contexts_above(context, request)
                 if data is not None:
-                    problems += data.take(db.session)
+                    problems += data._take(db.session)
                 self._release(db.session() if db.session.registry.has() else None)
                 try:
                     # Whatever the code under test sent through a Session ran inside
@@ -1014,7 +1016,9 @@ class SharedData(contextlib.AbstractContextManager[scoped_session[Session]]):
         """The ORM objects its block committed, each with its identity key."""
         self.lost: str | None = None
         """Why its rows are gone or incomplete before :meth:`close`: a test
-        ended the outer transaction, or its block left rows uncommitted."""
+        ended the outer transaction, its block raised or left changes
+        uncommitted, or the SharedData it was begun in was closed first.
+        Each test of its scope raises it."""
         self._transaction = test_connection._begin(restart_ids=False)
         test_connection._shared.append(self)
         self._writing: contextlib.AbstractContextManager[scoped_session[Session]] | None = None
@@ -1041,7 +1045,7 @@ class SharedData(contextlib.AbstractContextManager[scoped_session[Session]]):
                 test_connection._settle(self._transaction, problems, rollback=False)
                 self.lost = self.lost or next(iter(problems), None)  # each test of the scope says so
 
-    def take(self, session: scoped_session[Session]) -> list[str]:
+    def _take(self, session: scoped_session[Session]) -> list[str]:
         """Note the objects that ``session`` holds, but those of the
         SharedData it nests in; say what its block left uncommitted."""
         held = {key for data in self._test_connection._shared for _, key in data.objects}
