@@ -53,6 +53,7 @@ from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import scoped_session
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import NullPool
+from waitress import wasyncore  # type: ignore[import-untyped]
 from waitress.server import create_server  # type: ignore[import-untyped]
 
 from flask_scoped_db import ScopedDB
@@ -135,9 +136,21 @@ def build(kind: str, url: str, pool_timeout: float) -> App:
 
 def soak(subject: App, url: str, requests: int, seed: int) -> dict[str, t.Any]:
     """Serve ``subject`` with waitress and drive it; return what the checks need."""
-    server = create_server(subject.app, host="127.0.0.1", port=0, threads=CLIENTS)
+    sockets: dict[int, t.Any] = {}
+    server = create_server(subject.app, map=sockets, host="127.0.0.1", port=0, threads=CLIENTS)
     port = server.effective_port
-    serving = threading.Thread(target=server.run, daemon=True)
+    stopping = threading.Event()
+
+    def serve() -> None:
+        # waitress's own run() loops until its sockets are closed, which another thread can only do
+        # under its select() or through its trigger's pipe; this loop stops between two polls and
+        # closes them in the same thread (close_all passes over a descriptor already gone).
+        while not stopping.is_set():
+            wasyncore.loop(timeout=0.05, map=sockets, count=1)
+        server.task_dispatcher.shutdown()
+        wasyncore.close_all(sockets)
+
+    serving = threading.Thread(target=serve, daemon=True)
     serving.start()
     wrong: list[tuple[str, int]] = []
     deadline = time.monotonic() + DEADLINE
@@ -164,8 +177,7 @@ def soak(subject: App, url: str, requests: int, seed: int) -> dict[str, t.Any]:
     for thread in clients:
         thread.join()
     elapsed = time.perf_counter() - start
-    server.task_dispatcher.shutdown()
-    server.trigger.pull_trigger(server.close)  # closed from the server's own thread, not under its select()
+    stopping.set()
     serving.join(timeout=10)
     checked_out = subject.engine.pool.checkedout()  # type: ignore[attr-defined]
     counting = create_engine(url, poolclass=NullPool)  # the app's pool may be exhausted (a control)
