@@ -42,7 +42,6 @@ from sqlalchemy import Transaction
 from sqlalchemy import create_engine
 from sqlalchemy import event
 from sqlalchemy import exists
-from sqlalchemy import insert
 from sqlalchemy import inspect
 from sqlalchemy import make_url
 from sqlalchemy import select
@@ -734,7 +733,7 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
             raise TestSetupError(_SHARED_ON_FLASK_3_2)
         if real_commits and self._shared:
             raise TestSetupError(_COMMITS_IN_SHARED_DATA)
-        rows = self._rows() if real_commits else {}
+        kept = self._keep() if real_commits else []
         transaction = None if real_commits else self._begin(restart_ids)
         self._requests_share_context = requests_share_context
         problems: list[str] = []
@@ -744,7 +743,7 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
                     yield session
             finally:
                 if transaction is None:
-                    problems += self._put_back(rows)
+                    problems += self._put_back(kept)
                 else:
                     self._settle(transaction, problems, rollback=True)
 
@@ -925,31 +924,46 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         held = self.connection.execute(select(*(exists().select_from(table) for table in tables))).one()
         return [table for table, has in zip(tables, held) if has]
 
-    def _rows(self) -> dict[Table, list[t.Any]]:
-        """The rows of each table that holds any, before a real-commit test."""
-        try:
-            return {table: list(self.connection.execute(select(table))) for table in self._held()}
-        finally:
-            self.connection.rollback()
+    def _keep(self) -> list[Table]:
+        """Before a real-commit test: copy each table that holds rows into a
+        temporary table of the run's connection (on PostgreSQL, the
+        sequences' values too); the tables copied, in dependency order."""
+        connection, held = self.connection, self._held()
+        format_table = connection.dialect.identifier_preparer.format_table
+        for number, table in enumerate(held):  # in SQL: every value as it is, JSON null apart from NULL
+            connection.exec_driver_sql(
+                f"CREATE TEMPORARY TABLE {_KEPT_TABLE}{number} AS SELECT * FROM {format_table(table)}"
+            )
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {_KEPT_TABLE}sequences AS {_SEQUENCES}")
+        connection.commit()
+        return held
 
-    def _put_back(self, rows: dict[Table, list[t.Any]]) -> list[str]:
-        """After a real-commit test: each table holds ``rows`` again, and ids
-        go on after them; the tables the test made are dropped."""
+    def _put_back(self, kept: list[Table]) -> list[str]:
+        """After a real-commit test: each table holds the rows :meth:`_keep`
+        copied again, and ids go on after them; the tables the test made are
+        dropped."""
         connection, problems = self.connection, []
+        postgresql = connection.dialect.name == "postgresql"
+        format_table = connection.dialect.identifier_preparer.format_table
         try:
-            if connection.dialect.name == "postgresql":  # a connection left open may hold locks: fail, never wait
+            if postgresql:  # a connection left open may hold locks: fail, never wait
                 connection.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
             elif _is_mariadb(connection):  # which checks a self-referencing key row by row, even in one DELETE
                 connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
             self._drop_made_tables()
-            for table in reversed(self._held()):
-                connection.execute(table.delete())
+            deletes = [f"DELETE FROM {format_table(table)}" for table in reversed(self._held())]
+            inserts = [_copy_back(connection, table, f"{_KEPT_TABLE}{number}") for number, table in enumerate(kept)]
+            for statements in (deletes, inserts):  # each statement's keys are checked at its end: any row order
+                if postgresql and statements:  # one statement for all tables, so that cycles of keys pass
+                    statements = ["WITH " + ", ".join(f"s{n} AS ({s})" for n, s in enumerate(statements)) + " SELECT 1"]
+                for statement in statements:
+                    connection.exec_driver_sql(statement)
             if connection.dialect.name == "sqlite" and inspect(connection).has_table("sqlite_sequence"):
                 connection.exec_driver_sql("DELETE FROM sqlite_sequence")  # AUTOINCREMENT's counters
-            for table, table_rows in rows.items():  # one statement, whose keys are checked at its end: any row order
-                connection.execute(insert(table).values([row._asdict() for row in table_rows]))
-            if connection.dialect.name == "postgresql":
-                connection.exec_driver_sql(_RESTART[2:])
+            if postgresql:
+                connection.exec_driver_sql(_SEQUENCES_BACK)
+            self._drop_kept(len(kept))
             connection.commit()
             if _is_mariadb(connection):
                 connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
@@ -958,14 +972,29 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         except DBAPIError as error:
             connection.rollback()
             problems.append(_NOT_PUT_BACK.format(error.orig))
+            with contextlib.suppress(DBAPIError):  # a connection the server dropped is replaced before the next test
+                self._drop_kept(len(kept))
+                connection.commit()
         return problems
+
+    def _drop_kept(self, count: int) -> None:
+        """Drop the temporary tables :meth:`_keep` made."""
+        names = [f"{_KEPT_TABLE}{number}" for number in range(count)]
+        dialect = self.connection.dialect.name
+        if dialect == "postgresql":
+            names.append(f"{_KEPT_TABLE}sequences")
+        for name in names:  # named in the temporary schema: never a table of the app's own
+            qualified = {"postgresql": f"pg_temp.{name}", "sqlite": f"temp.{name}"}.get(dialect, name)
+            self.connection.exec_driver_sql(
+                f"DROP {'' if dialect != 'mysql' else 'TEMPORARY '}TABLE IF EXISTS {qualified}"
+            )
 
     def _drop_made_tables(self) -> None:
         """Drop the tables that a test made, which the run began without."""
         if names := set(inspect(self.connection).get_table_names()) - self._table_names:  # reflect(only=[]): all
             made = MetaData()
-            made.reflect(self.connection, only=list(names))
-            made.drop_all(self.connection)
+            made.reflect(self.connection, only=list(names))  # with the tables their keys refer to, kept
+            made.drop_all(self.connection, tables=[made.tables[name] for name in names])
 
     @contextlib.contextmanager
     def assert_num_queries(self, expected: int) -> t.Iterator[None]:
@@ -1312,6 +1341,30 @@ def _reset_postgresql_session(connection: Connection, restart_ids: bool) -> None
     that moved to go on after its column's rows, or back to its start value
     (``setval`` is not transactional)."""
     connection.exec_driver_sql("DEALLOCATE ALL; SELECT pg_advisory_unlock_all()" + (_RESTART if restart_ids else ""))
+
+
+_KEPT_TABLE = "flask_scoped_db_kept_"  # the temporary tables of a real-commit test's rows
+
+# Every sequence's value before a real-commit test, and after it each one that moved set back to that value.
+_SEQUENCES = (
+    "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename) AS name, last_value, start_value"
+    " FROM pg_sequences"
+)
+_SEQUENCES_BACK = (
+    f"SELECT setval(kept.name::regclass, coalesce(kept.last_value, kept.start_value), kept.last_value IS NOT NULL)"
+    f" FROM pg_temp.{_KEPT_TABLE}sequences kept JOIN ({_SEQUENCES}) after_test ON after_test.name = kept.name"
+    " WHERE after_test.last_value IS DISTINCT FROM kept.last_value"
+)
+
+
+def _copy_back(connection: Connection, table: Table, kept: str) -> str:
+    """An INSERT of the rows of temporary table ``kept`` into ``table``: every
+    column but generated ones, identity values as they were."""
+    columns = ", ".join(
+        connection.dialect.identifier_preparer.quote(c.name) for c in table.columns if c.computed is None
+    )
+    overriding = "OVERRIDING SYSTEM VALUE " if connection.dialect.name == "postgresql" else ""
+    return f"INSERT INTO {connection.dialect.identifier_preparer.format_table(table)} ({columns}) {overriding}SELECT {columns} FROM {kept}"
 
 
 # Each sequence that moved, set to go on after the largest value in the column that owns it (a serial or

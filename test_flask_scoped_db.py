@@ -4661,6 +4661,25 @@ def test_a_real_commit_test_inside_open_shared_data_is_refused_naming_real_commi
             assert session.scalars(select(Note.text)).all() == []
 
 
+@pytest.mark.skipif(BACKEND != "postgresql", reason="PostgreSQL's now()")
+def test_now_in_a_test_inside_shared_data_is_when_the_shared_data_began_on_postgresql(
+    make_app: t.Callable[..., Flask], notes_db: ScopedDB
+) -> None:
+    """Inside open SharedData, PostgreSQL's now() in a test is the time the shared data began (as the README
+    says), and clock_timestamp() the time of the statement."""
+    app = make_app(notes_db)
+    with notes_db.test_connection(app) as test_connection:
+        data = test_connection.shared_data()
+        with data as session:
+            began = session.scalar(select(func.now()))
+        time.sleep(0.05)
+        with test_connection.transaction() as session:
+            now, clock = session.execute(select(func.now(), func.clock_timestamp())).one()
+            assert now == began
+            assert clock > began
+        data.close()
+
+
 def test_a_real_commit_test_commits_for_real_and_the_next_test_starts_clean(
     make_app: t.Callable[..., Flask], notes_db: ScopedDB
 ) -> None:
@@ -5215,6 +5234,125 @@ def test_a_real_commit_test_on_tables_whose_foreign_keys_make_a_cycle_warns_not_
         with test_connection.transaction() as session:
             assert session.scalars(select(Hen.id)).all() == []
             assert session.scalars(select(Egg.id)).all() == []
+
+
+from sqlalchemy import JSON
+from sqlalchemy import Computed
+from sqlalchemy import Sequence
+from sqlalchemy import null
+
+
+class LedgerBase(DeclarativeBase):
+    query: t.ClassVar[QueryPropertyDescriptor]
+
+
+class Entry(LedgerBase):
+    """Values a put-back through Python would change or could not write: a key from a sequence that no column
+    owns (PostgreSQL), a generated column, and a JSON column's SQL NULL beside its JSON null."""
+
+    __tablename__ = "entry"
+
+    id: Mapped[int] = mapped_column(Sequence("entry_number"), primary_key=True)
+    net: Mapped[int]
+    gross: Mapped[int] = mapped_column(Computed("net * 2", persisted=True))
+    data: Mapped[t.Any] = mapped_column(JSON, nullable=True)
+
+
+LEDGER_DB = ScopedDB(model_class=LedgerBase)
+
+
+def test_rows_committed_for_the_run_are_put_back_exactly_after_a_real_commit_test(
+    make_app: t.Callable[..., Flask],
+) -> None:
+    """A JSON column's SQL NULL stays SQL NULL and its JSON null stays JSON null, and a generated column is
+    generated again (was: the NULL came back as JSON null, and the generated column failed the put-back)."""
+    app = make_app(LEDGER_DB)
+    with LEDGER_DB.test_connection(app) as test_connection:
+        with Session(bind=test_connection.connection) as session:
+            session.add_all([Entry(net=1, data=null()), Entry(net=2, data=None), Entry(net=3, data={"a": 1})])
+            session.commit()
+        with test_connection.transaction(real_commits=True) as session:
+            session.add(Entry(net=4))
+            session.commit()
+        with test_connection.transaction() as session:
+            rows = session.execute(select(Entry.net, Entry.gross, Entry.data.is_(None), Entry.data).order_by(Entry.id))
+            assert [tuple(row) for row in rows] == [(1, 2, True, None), (2, 4, False, None), (3, 6, False, {"a": 1})]
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="a sequence no column owns, on PostgreSQL")
+def test_a_sequence_no_column_owns_goes_on_after_the_runs_rows_after_a_real_commit_test(
+    make_app: t.Callable[..., Flask],
+) -> None:
+    """After a real-commit test, a sequence that no column owns is where it was before the test, so the next key
+    comes after the rows committed for the run (was: it began again at 1, a duplicate key)."""
+    app = make_app(LEDGER_DB)
+    with LEDGER_DB.test_connection(app) as test_connection:
+        with Session(bind=test_connection.connection) as session:
+            session.add_all([Entry(net=1), Entry(net=2)])
+            session.commit()
+        with test_connection.transaction(real_commits=True) as session:
+            session.add(Entry(net=3))
+            session.commit()
+        with test_connection.transaction() as session:
+            session.add(Entry(net=4))
+            session.flush()
+            assert session.scalars(select(Entry.id).order_by(Entry.id)).all() == [1, 2, 3]
+
+
+def test_a_table_a_real_commit_test_made_is_dropped_and_the_table_its_key_refers_to_is_kept(
+    make_app: t.Callable[..., Flask],
+) -> None:
+    """A table made in a real-commit test, whose foreign key refers to a table of the run, is dropped after the
+    test, and the run's table is kept with its rows (was: dropped with it)."""
+    app = make_app(TREE_DB)
+    with TREE_DB.test_connection(app) as test_connection:
+        with Session(bind=test_connection.connection) as session:
+            session.add(Node(id=1, name="root"))
+            session.commit()
+        with test_connection.transaction(real_commits=True) as session:
+            session.execute(text("CREATE TABLE note (id INTEGER PRIMARY KEY, node_id INTEGER REFERENCES node (id))"))
+            session.execute(text("INSERT INTO note (id, node_id) VALUES (1, 1)"))
+            session.commit()
+        with test_connection.transaction() as session:
+            assert {"node", "note"} & set(inspect(session.connection()).get_table_names()) == {"node"}
+            assert session.scalars(select(Node.name)).all() == ["root"]
+
+
+def test_rows_whose_foreign_keys_make_a_cycle_committed_for_the_run_are_put_back_after_a_real_commit_test(
+    make_app: t.Callable[..., Flask],
+) -> None:
+    """An egg and a hen that refer to each other, committed for the run, are back after a real-commit test
+    (was: on PostgreSQL the put-back failed on the cycle, and the test's rows stayed)."""
+    app = make_app(CYCLE_DB)
+    with CYCLE_DB.test_connection(app) as test_connection:
+        with Session(bind=test_connection.connection) as session:
+            session.add_all([Egg(id=1), Hen(id=1, egg_id=1)])
+            session.flush()
+            session.execute(update(Egg).values(hen_id=1))
+            session.commit()
+        with test_connection.transaction(real_commits=True) as session:
+            session.add(Egg(id=2))
+            session.commit()
+        with test_connection.transaction() as session:
+            assert session.execute(select(Egg.id, Egg.hen_id)).all() == [(1, 1)]
+            assert session.execute(select(Hen.id, Hen.egg_id)).all() == [(1, 1)]
+
+
+def test_more_rows_committed_for_the_run_than_a_statement_takes_parameters_are_put_back(
+    make_app: t.Callable[..., Flask],
+) -> None:
+    """33,000 rows of three columns, committed for the run, are back after a real-commit test (was: psycopg's
+    limit of 65,535 parameters failed the put-back, and the test's rows stayed)."""
+    app = make_app(TREE_DB)
+    with TREE_DB.test_connection(app) as test_connection:
+        with Session(bind=test_connection.connection) as session:
+            session.execute(insert(Node), [{"id": n, "name": "n", "parent_id": None} for n in range(1, 33_001)])
+            session.commit()
+        with test_connection.transaction(real_commits=True) as session:
+            session.add(Node(id=40_000, name="by the test"))
+            session.commit()
+        with test_connection.transaction() as session:
+            assert session.execute(select(func.count(), func.max(Node.id))).one() == (33_000, 33_000)
 
 
 @pytest.mark.skipif(BACKEND != "mysql", reason="MariaDB's temporary tables live on its session")
