@@ -45,6 +45,7 @@ from sqlalchemy import exists
 from sqlalchemy import inspect
 from sqlalchemy import make_url
 from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import MultipleResultsFound
@@ -733,7 +734,7 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
             raise TestSetupError(_SHARED_ON_FLASK_3_2)
         if real_commits and self._shared:
             raise TestSetupError(_COMMITS_IN_SHARED_DATA)
-        kept = self._keep() if real_commits else []
+        kept, sequences = self._keep() if real_commits else ([], [])
         transaction = None if real_commits else self._begin(restart_ids)
         self._requests_share_context = requests_share_context
         problems: list[str] = []
@@ -743,7 +744,7 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
                     yield session
             finally:
                 if transaction is None:
-                    problems += self._put_back(kept)
+                    problems += self._put_back(kept, sequences)
                 else:
                     self._settle(transaction, problems, rollback=True)
 
@@ -924,25 +925,24 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         held = self.connection.execute(select(*(exists().select_from(table) for table in tables))).one()
         return [table for table, has in zip(tables, held) if has]
 
-    def _keep(self) -> list[Table]:
+    def _keep(self) -> tuple[list[Table], list[t.Any]]:
         """Before a real-commit test: copy each table that holds rows into a
-        temporary table of the run's connection (on PostgreSQL, the
-        sequences' values too); the tables copied, in dependency order."""
+        temporary table of the run's connection; the tables copied, in
+        dependency order, and on PostgreSQL every sequence's value."""
         connection, held = self.connection, self._held()
         format_table = connection.dialect.identifier_preparer.format_table
         for number, table in enumerate(held):  # in SQL: every value as it is, JSON null apart from NULL
             connection.exec_driver_sql(
                 f"CREATE TEMPORARY TABLE {_KEPT_TABLE}{number} AS SELECT * FROM {format_table(table)}"
             )
-        if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {_KEPT_TABLE}sequences AS {_SEQUENCES}")
+        sequences = list(connection.exec_driver_sql(_SEQUENCES)) if connection.dialect.name == "postgresql" else []
         connection.commit()
-        return held
+        return held, sequences
 
-    def _put_back(self, kept: list[Table]) -> list[str]:
+    def _put_back(self, kept: list[Table], sequences: list[t.Any]) -> list[str]:
         """After a real-commit test: each table holds the rows :meth:`_keep`
-        copied again, and ids go on after them; the tables the test made are
-        dropped."""
+        copied again, each sequence its value, and ids go on after them; the
+        tables the test made are dropped."""
         connection, problems = self.connection, []
         postgresql = connection.dialect.name == "postgresql"
         format_table = connection.dialect.identifier_preparer.format_table
@@ -961,8 +961,9 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
                     connection.exec_driver_sql(statement)
             if connection.dialect.name == "sqlite" and inspect(connection).has_table("sqlite_sequence"):
                 connection.exec_driver_sql("DELETE FROM sqlite_sequence")  # AUTOINCREMENT's counters
-            if postgresql:
-                connection.exec_driver_sql(_SEQUENCES_BACK)
+            if sequences:
+                names, values, starts = (list(column) for column in zip(*sequences))
+                connection.execute(_SEQUENCES_BACK, {"names": names, "values": values, "starts": starts})
             self._drop_kept(len(kept))
             connection.commit()
             if _is_mariadb(connection):
@@ -979,14 +980,11 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
 
     def _drop_kept(self, count: int) -> None:
         """Drop the temporary tables :meth:`_keep` made."""
-        names = [f"{_KEPT_TABLE}{number}" for number in range(count)]
         dialect = self.connection.dialect.name
-        if dialect == "postgresql":
-            names.append(f"{_KEPT_TABLE}sequences")
-        for name in names:  # named in the temporary schema: never a table of the app's own
+        for name in (f"{_KEPT_TABLE}{number}" for number in range(count)):  # never a table of the app's own
             qualified = {"postgresql": f"pg_temp.{name}", "sqlite": f"temp.{name}"}.get(dialect, name)
             self.connection.exec_driver_sql(
-                f"DROP {'' if dialect != 'mysql' else 'TEMPORARY '}TABLE IF EXISTS {qualified}"
+                f"DROP {'TEMPORARY ' if dialect == 'mysql' else ''}TABLE IF EXISTS {qualified}"
             )
 
     def _drop_made_tables(self) -> None:
@@ -1350,9 +1348,10 @@ _SEQUENCES = (
     "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename) AS name, last_value, start_value"
     " FROM pg_sequences"
 )
-_SEQUENCES_BACK = (
-    f"SELECT setval(kept.name::regclass, coalesce(kept.last_value, kept.start_value), kept.last_value IS NOT NULL)"
-    f" FROM pg_temp.{_KEPT_TABLE}sequences kept JOIN ({_SEQUENCES}) after_test ON after_test.name = kept.name"
+_SEQUENCES_BACK = text(
+    "SELECT setval(kept.name::regclass, coalesce(kept.last_value, kept.start_value), kept.last_value IS NOT NULL)"
+    " FROM unnest(CAST(:names AS text[]), CAST(:values AS bigint[]), CAST(:starts AS bigint[]))"
+    f" AS kept(name, last_value, start_value) JOIN ({_SEQUENCES}) after_test ON after_test.name = kept.name"
     " WHERE after_test.last_value IS DISTINCT FROM kept.last_value"
 )
 
@@ -1360,11 +1359,10 @@ _SEQUENCES_BACK = (
 def _copy_back(connection: Connection, table: Table, kept: str) -> str:
     """An INSERT of the rows of temporary table ``kept`` into ``table``: every
     column but generated ones, identity values as they were."""
-    columns = ", ".join(
-        connection.dialect.identifier_preparer.quote(c.name) for c in table.columns if c.computed is None
-    )
+    preparer = connection.dialect.identifier_preparer
+    columns = ", ".join(preparer.quote(column.name) for column in table.columns if column.computed is None)
     overriding = "OVERRIDING SYSTEM VALUE " if connection.dialect.name == "postgresql" else ""
-    return f"INSERT INTO {connection.dialect.identifier_preparer.format_table(table)} ({columns}) {overriding}SELECT {columns} FROM {kept}"
+    return f"INSERT INTO {preparer.format_table(table)} ({columns}) {overriding}SELECT {columns} FROM {kept}"
 
 
 # Each sequence that moved, set to go on after the largest value in the column that owns it (a serial or
