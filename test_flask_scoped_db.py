@@ -5254,7 +5254,7 @@ class Entry(LedgerBase):
 
     id: Mapped[int] = mapped_column(Sequence("entry_number"), primary_key=True)
     net: Mapped[int]
-    gross: Mapped[int] = mapped_column(Computed("net * 2", persisted=True))
+    gross: Mapped[int | None] = mapped_column(Computed("net * 2", persisted=True))  # no NOT NULL: MariaDB refuses it
     data: Mapped[t.Any] = mapped_column(JSON, nullable=True)
 
 
