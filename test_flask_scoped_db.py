@@ -5334,8 +5334,8 @@ def test_rows_whose_foreign_keys_make_a_cycle_committed_for_the_run_are_put_back
             session.add(Egg(id=2))
             session.commit()
         with test_connection.transaction() as session:
-            assert session.execute(select(Egg.id, Egg.hen_id)).all() == [(1, 1)]
-            assert session.execute(select(Hen.id, Hen.egg_id)).all() == [(1, 1)]
+            assert [tuple(row) for row in session.execute(select(Egg.id, Egg.hen_id))] == [(1, 1)]
+            assert [tuple(row) for row in session.execute(select(Hen.id, Hen.egg_id))] == [(1, 1)]
 
 
 def test_more_rows_committed_for_the_run_than_a_statement_takes_parameters_are_put_back(

@@ -930,10 +930,10 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         temporary table of the run's connection; the tables copied, in
         dependency order, and on PostgreSQL every sequence's value."""
         connection, held = self.connection, self._held()
-        format_table = connection.dialect.identifier_preparer.format_table
+        quote = connection.dialect.identifier_preparer.quote
         for number, table in enumerate(held):  # in SQL: every value as it is, JSON null apart from NULL
             connection.exec_driver_sql(
-                f"CREATE TEMPORARY TABLE {_KEPT_TABLE}{number} AS SELECT * FROM {format_table(table)}"
+                f"CREATE TEMPORARY TABLE {_KEPT_TABLE}{number} AS SELECT * FROM {quote(table.name)}"
             )
         sequences = list(connection.exec_driver_sql(_SEQUENCES)) if connection.dialect.name == "postgresql" else []
         connection.commit()
@@ -945,14 +945,14 @@ class TestConnection(contextlib.AbstractContextManager["TestConnection"]):
         tables the test made are dropped."""
         connection, problems = self.connection, []
         postgresql = connection.dialect.name == "postgresql"
-        format_table = connection.dialect.identifier_preparer.format_table
+        quote = connection.dialect.identifier_preparer.quote
         try:
             if postgresql:  # a connection left open may hold locks: fail, never wait
                 connection.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
             elif _is_mariadb(connection):  # which checks a self-referencing key row by row, even in one DELETE
                 connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
             self._drop_made_tables()
-            deletes = [f"DELETE FROM {format_table(table)}" for table in reversed(self._held())]
+            deletes = [f"DELETE FROM {quote(table.name)}" for table in reversed(self._held())]
             inserts = [_copy_back(connection, table, f"{_KEPT_TABLE}{number}") for number, table in enumerate(kept)]
             for statements in (deletes, inserts):  # each statement's keys are checked at its end: any row order
                 if postgresql and statements:  # one statement for all tables, so that cycles of keys pass
@@ -1359,10 +1359,10 @@ _SEQUENCES_BACK = text(
 def _copy_back(connection: Connection, table: Table, kept: str) -> str:
     """An INSERT of the rows of temporary table ``kept`` into ``table``: every
     column but generated ones, identity values as they were."""
-    preparer = connection.dialect.identifier_preparer
-    columns = ", ".join(preparer.quote(column.name) for column in table.columns if column.computed is None)
+    quote = connection.dialect.identifier_preparer.quote
+    columns = ", ".join(quote(column.name) for column in table.columns if column.computed is None)
     overriding = "OVERRIDING SYSTEM VALUE " if connection.dialect.name == "postgresql" else ""
-    return f"INSERT INTO {preparer.format_table(table)} ({columns}) {overriding}SELECT {columns} FROM {kept}"
+    return f"INSERT INTO {quote(table.name)} ({columns}) {overriding}SELECT {columns} FROM {kept}"
 
 
 # Each sequence that moved, set to go on after the largest value in the column that owns it (a serial or
