@@ -5238,6 +5238,7 @@ def test_a_real_commit_test_on_tables_whose_foreign_keys_make_a_cycle_warns_not_
 
 from sqlalchemy import JSON
 from sqlalchemy import Computed
+from sqlalchemy import Identity
 from sqlalchemy import Sequence
 from sqlalchemy import null
 
@@ -5297,6 +5298,41 @@ def test_a_sequence_no_column_owns_goes_on_after_the_runs_rows_after_a_real_comm
             session.add(Entry(net=4))
             session.flush()
             assert session.scalars(select(Entry.id).order_by(Entry.id)).all() == [1, 2, 3]
+
+
+class TallyBase(DeclarativeBase):
+    query: t.ClassVar[QueryPropertyDescriptor]
+
+
+class Tally(TallyBase):
+    __tablename__ = "tally"
+
+    id: Mapped[int] = mapped_column(Identity(always=True), primary_key=True)
+    n: Mapped[int]
+
+
+TALLY_DB = ScopedDB(model_class=TallyBase)
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="GENERATED ALWAYS AS IDENTITY, on PostgreSQL")
+def test_rows_of_an_always_identity_column_committed_for_the_run_are_put_back_after_a_real_commit_test(
+    make_app: t.Callable[..., Flask],
+) -> None:
+    """Rows whose key is GENERATED ALWAYS AS IDENTITY, committed for the run, are back with their keys after a
+    real-commit test (was: the put-back failed, "use OVERRIDING SYSTEM VALUE", and the test's rows stayed)."""
+    app = make_app(TALLY_DB)
+    with TALLY_DB.test_connection(app) as test_connection:
+        with Session(bind=test_connection.connection) as session:
+            session.add_all([Tally(n=10), Tally(n=20)])
+            session.commit()
+        with test_connection.transaction(real_commits=True) as session:
+            session.add(Tally(n=30))
+            session.commit()
+        with test_connection.transaction() as session:
+            assert [tuple(row) for row in session.execute(select(Tally.id, Tally.n).order_by(Tally.id))] == [
+                (1, 10),
+                (2, 20),
+            ]
 
 
 def test_a_table_a_real_commit_test_made_is_dropped_and_the_table_its_key_refers_to_is_kept(
